@@ -1,0 +1,91 @@
+"""Every hook a paper-digest plugin can implement. These docstrings are the reference.
+
+A plugin is a module (or object) with functions decorated by ``@digest.hookimpl`` and
+named like the specs below. It may accept any subset of a hook's arguments, so hooks can
+grow arguments without breaking plugins. Hooks run in this order during a build:
+
+1. ``digest_configure`` once, after site.toml is read: validate your settings.
+2. ``digest_readers`` when sources are loaded: offer format readers.
+3. ``digest_papers`` once, on the merged papers: enrich them (trending, topics …).
+4. ``digest_jinja_env`` once, when the theme's environment is made: add filters/globals.
+5. ``digest_pages`` once: add pages to the page set.
+6. ``digest_build_done`` after every page is written, before the site is published.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    import jinja2
+
+    from digest.config import Config
+    from digest.model import Paper
+    from digest.pages import Page
+    from digest.site import Site
+    from digest.sources.base import Reader
+
+PROJECT = "digest"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def digest_configure(config: Config) -> None:
+    """Validate and parse this plugin's settings; runs once, right after site.toml is read.
+
+    Read your table with ``config.plugin_options("<name>")`` (a `digest.config.Options`),
+    take each setting with its typed getters, and call ``.done()`` so unknown keys are
+    reported. Errors are collected into the config's error list, never raised, so a user
+    sees every mistake at once. Store parsed settings with ``config.set_plugin_settings``.
+    """
+
+
+@hookspec
+def digest_readers() -> list[Reader]:
+    """Return format readers (objects following `digest.sources.base.Reader`).
+
+    Called when sources are loaded. A reader's ``name`` is what site.toml's
+    ``format = "..."`` names; when a source names no format, every reader's ``sniff`` is
+    asked and the most confident wins. Two readers with one name is an error.
+    """
+
+
+@hookspec
+def digest_papers(papers: list[Paper], site: Site) -> None:
+    """Enrich the merged papers in place; runs once, before any page is built.
+
+    Put results under ``paper.data["<plugin name>"]`` (papers are otherwise frozen). The
+    list may be reordered in place. Use ``tryfirst``/``trylast`` when your plugin needs
+    another's results: the built-in trending plugin runs first, highlight last.
+    ``site.data`` is shared, site-wide state for plugins (e.g. the topic list).
+    """
+
+
+@hookspec
+def digest_jinja_env(env: jinja2.Environment, site: Site) -> None:
+    """Add filters, tests or globals to the theme's Jinja environment (one per build)."""
+
+
+@hookspec
+def digest_pages(site: Site) -> list[Page]:
+    """Return pages to add to the site; runs once, after ``digest_papers``.
+
+    A `digest.pages.Page` names its URL path, its template and its context. Pages with a
+    ``nav`` label appear in the site navigation, ordered by ``nav_weight``. Two pages at
+    one URL is a build error.
+    """
+
+
+@hookspec
+def digest_build_done(site: Site, outdir: Path) -> None:
+    """Write extra files into ``outdir`` once every page is rendered.
+
+    ``outdir`` is the not-yet-published build folder: whatever is written here is
+    published atomically with the rest, and an exception here fails the build and
+    leaves the previously published site untouched.
+    """

@@ -1,0 +1,1 @@
+"""Format readers, the loader that runs them, and the merge of sightings."""
