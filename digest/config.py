@@ -32,7 +32,8 @@ class ConfigIssue:
 
     def __str__(self) -> str:
         table = f"[{self.table}] " if self.table else ""
-        return f"{self.file}: {table}{self.key}: {self.message}"
+        key = f"{self.key}: " if self.key else ""
+        return f"{self.file}: {table}{key}{self.message}"
 
 
 def _describe(value: Any) -> str:
@@ -299,6 +300,7 @@ def _source(opts: Options, root: Path) -> Source | None:
         date=date,
         url=url,
         options=opts.table_("options").values,
+        shown_path=path,
     )
 
 

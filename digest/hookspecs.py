@@ -63,6 +63,10 @@ def digest_papers(papers: list[Paper], site: Site) -> None:
     list may be reordered in place. Use ``tryfirst``/``trylast`` when your plugin needs
     another's results: the built-in trending plugin runs first, highlight last.
     ``site.data`` is shared, site-wide state for plugins (e.g. the topic list).
+
+    Two keys of ``paper.data`` are read by the core: ``"marks"`` (``{"title": [Mark …],
+    "abstract": [Mark …]}``, spans the theme wraps in ``<mark>``) and ``"search"``
+    (``{"topics": [...], "keywords": [...]}``, extra words for the search index).
     """
 
 

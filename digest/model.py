@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -171,6 +172,11 @@ class Paper:
             links={str(k): str(v) for k, v in (obj.get("links") or {}).items()},
             sightings=tuple(Sighting.from_json(s) for s in obj.get("sightings") or ()),
         )
+
+
+def newest_first(papers: Iterable[Paper]) -> list[Paper]:
+    """Papers by date, newest first, undated last; ties by key (a total, stable order)."""
+    return sorted(papers, key=lambda p: (-(p.date.toordinal() if p.date else 0), p.key))
 
 
 def normalize_title(title: str) -> str:

@@ -39,10 +39,11 @@ class Site:
     pages: list[Page] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
     enabled_plugins: tuple[str, ...] = ()
+    slugs: dict[str, str] = field(default_factory=dict)
 
     def paper_url(self, paper: Paper) -> str:
         """The URL path (below the site root) of a paper's own page."""
-        return f"papers/{paper.slug}/"
+        return f"papers/{self.slugs.get(paper.key, paper.slug)}/"
 
     def by_key(self) -> dict[str, Paper]:
         """Papers indexed by their identity key."""

@@ -26,11 +26,12 @@ class Source:
     date: dt.date | None = None
     url: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    shown_path: str | None = None
 
     @property
     def label(self) -> str:
-        """How problems name this source: its path as configured."""
-        return str(self.path)
+        """How problems name this source: its path as written in site.toml (or given)."""
+        return self.shown_path or str(self.path)
 
 
 @runtime_checkable

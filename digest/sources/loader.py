@@ -189,4 +189,4 @@ def collect(items: Iterable[Paper | Problem], result: LoadResult, reader: Reader
 
 def source_for_path(path: Path, fmt: str | None = None) -> Source:
     """A `Source` for a file named on the command line (format sniffed unless given)."""
-    return Source(name=path.stem, path=path, format=fmt)
+    return Source(name=path.stem, path=path, format=fmt, shown_path=str(path))

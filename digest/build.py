@@ -1,0 +1,225 @@
+"""One build, start to finish: config → load → merge → plugins → pages → render → publish."""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+import pluggy
+
+from digest import feeds, search
+from digest.config import Config, ConfigIssue, load_config
+from digest.corepages import core_pages
+from digest.errors import BuildError, ConfigError
+from digest.model import Paper, Problem, newest_first
+from digest.pages import Page
+from digest.plugins import available_plugin_names, make_plugin_manager
+from digest.publish import OutputDir, atomic_output, check_output_dir
+from digest.render import Assets, make_environment, static_files
+from digest.site import Site, SourceReport
+from digest.sources.base import Reader
+from digest.sources.loader import load_source
+from digest.sources.merge import merge_papers
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class BuildResult:
+    """What a build did, for the CLI summary and ``--report``."""
+
+    site: Site
+    outdir: Path
+    pages: int = 0
+    files: int = 0
+    seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)
+
+
+def build_date(value: dt.date | None = None) -> dt.date:
+    """The date a build is "as of": the given one, else SOURCE_DATE_EPOCH, else today (UTC)."""
+    if value is not None:
+        return value
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch:
+        try:
+            return dt.datetime.fromtimestamp(int(epoch), dt.UTC).date()
+        except ValueError:
+            raise ConfigError(f"SOURCE_DATE_EPOCH: expected seconds since 1970, got {epoch!r}")
+    return dt.datetime.now(dt.UTC).date()
+
+
+def prepare_config(path: Path, strict: bool = False) -> tuple[Config, pluggy.PluginManager]:
+    """Load site.toml and the plugins, and let plugins validate their settings.
+
+    Raises `ConfigError` listing every error (and every warning with `strict`).
+    """
+    config = load_config(path)
+    pm = make_plugin_manager(config)
+    pm.hook.digest_configure(config=config)
+    _check_plugin_tables(config, pm)
+    fatal = config.issues if strict else config.errors
+    if fatal:
+        raise ConfigError("\n".join(str(issue) for issue in fatal))
+    return config, pm
+
+
+def _check_plugin_tables(config: Config, pm: pluggy.PluginManager) -> None:
+    """A ``[plugins.<name>]`` table must name an installed plugin (a typo is an error)."""
+    known = set(available_plugin_names()) | set(config.plugins_local)
+    for name in sorted(config.raw_plugin_options):
+        if name not in known:
+            near = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f" (did you mean [plugins.{near[0]}]?)" if near else ""
+            config.issues.append(
+                ConfigIssue(config.path.name, f"plugins.{name}", "", f"no such plugin{hint}")
+            )
+
+
+def readers_by_name(pm: pluggy.PluginManager) -> dict[str, Reader]:
+    """Every reader the plugins offer, by format name; a name offered twice is an error."""
+    readers: dict[str, Reader] = {}
+    for offered in pm.hook.digest_readers():
+        for reader in offered or ():
+            if reader.name in readers:
+                raise ConfigError(f"two plugins offer a reader named {reader.name!r}")
+            readers[reader.name] = reader
+    return readers
+
+
+def load_papers(config: Config, pm: pluggy.PluginManager) -> tuple[list[Paper], Site]:
+    """Load and merge every configured source; problems and per-source counts go on the site."""
+    readers = readers_by_name(pm)
+    site = Site(config=config, date=dt.date.today())
+    loaded: list[Paper] = []
+    for source in config.sources:
+        result = load_source(readers, source)
+        loaded.extend(result.papers)
+        site.problems.extend(result.problems)
+        site.sources.append(
+            SourceReport(
+                name=source.name,
+                format=result.format,
+                path=source.label,
+                entries=len(result.papers),
+                problems=len(result.problems),
+                error=next((p.message for p in result.problems if p.severity == "error"), None),
+            )
+        )
+    return merge_papers(loaded), site
+
+
+def assign_slugs(papers: list[Paper]) -> dict[str, str]:
+    """A unique page slug per paper key; a clash gets ``-2``, ``-3`` … in key order."""
+    slugs: dict[str, str] = {}
+    taken: set[str] = set()
+    for paper in sorted(papers, key=lambda p: p.key):
+        slug, n = paper.slug, 1
+        while slug in taken:
+            n += 1
+            slug = f"{paper.slug}-{n}"
+        taken.add(slug)
+        slugs[paper.key] = slug
+    return slugs
+
+
+def collect_pages(site: Site, pm: pluggy.PluginManager) -> list[Page]:
+    """The core pages plus every plugin's, checked for two pages at one URL."""
+    pages = list(core_pages(site))
+    for offered in pm.hook.digest_pages(site=site):
+        pages.extend(offered or ())
+    seen: dict[str, Page] = {}
+    for page in pages:
+        if page.output_path in seen:
+            raise BuildError(f"two pages want the same URL /{page.url} ({page.template})")
+        seen[page.output_path] = page
+    return sorted(pages, key=lambda p: p.output_path)
+
+
+@contextmanager
+def _phase(result: BuildResult, name: str, progress: Progress | None) -> Iterator[None]:
+    if progress:
+        progress(name)
+    start = time.perf_counter()
+    yield
+    result.phases[name] = round(time.perf_counter() - start, 4)
+
+
+def render_pages(env: jinja2.Environment, site: Site, out: OutputDir) -> None:
+    """Render every page of the site into the output folder."""
+    nav = sorted((p for p in site.pages if p.nav), key=lambda p: (p.nav_weight, p.nav or ""))
+    for page in site.pages:
+        try:
+            template = env.get_template(page.template)
+            html = template.render(site=site, page=page, nav=nav, **page.context)
+        except jinja2.TemplateSyntaxError as exc:
+            raise BuildError(f"{exc.filename or exc.name}:{exc.lineno}: template error: {exc}")
+        except jinja2.TemplateError as exc:
+            raise BuildError(f"{page.template}: rendering /{page.url} failed: {exc}")
+        out.write_text(page.output_path, html)
+
+
+def build(
+    config_path: Path,
+    outdir: Path | None = None,
+    date: dt.date | None = None,
+    strict: bool = False,
+    progress: Progress | None = None,
+) -> BuildResult:
+    """Build the site described by `config_path` and publish it atomically.
+
+    Raises `ConfigError` for unusable settings and `BuildError` when the build fails (or,
+    with `strict`, when any source reported a problem); in both cases the previously
+    published output is left exactly as it was.
+    """
+    started = time.perf_counter()
+    config, pm = prepare_config(config_path, strict)
+    target = (outdir or config.output_dir).resolve()
+    check_output_dir(config, target)
+    result = BuildResult(site=Site(config=config, date=build_date(date)), outdir=target)
+    with _phase(result, "load", progress):
+        papers, loaded = load_papers(config, pm)
+    site = result.site
+    site.problems, site.sources = loaded.problems, loaded.sources
+    site.papers = newest_first(papers)
+    site.slugs = assign_slugs(site.papers)
+    site.enabled_plugins = tuple(sorted(name for name, p in pm.list_name_plugin() if p))
+    _fail_on_problems(site.problems, strict)
+    with _phase(result, "plugins", progress):
+        pm.hook.digest_papers(papers=site.papers, site=site)
+    with _phase(result, "pages", progress):
+        site.pages = collect_pages(site, pm)
+    with atomic_output(target) as out:
+        with _phase(result, "render", progress):
+            files = {rel: path.read_bytes() for rel, path in static_files(config)}
+            files.update(search.runtime_files())
+            assets = Assets(files)
+            for rel, data in files.items():
+                out.write_bytes(assets.url_path(rel), data)
+            env = make_environment(config, assets)
+            pm.hook.digest_jinja_env(env=env, site=site)
+            render_pages(env, site, out)
+        with _phase(result, "search", progress):
+            search.write_index(site, out)
+        with _phase(result, "feeds", progress):
+            feeds.write_site_files(site, out)
+            pm.hook.digest_build_done(site=site, outdir=out.path)
+        result.files = out.count
+    result.pages = len(site.pages)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _fail_on_problems(problems: list[Problem], strict: bool) -> None:
+    errors = [p for p in problems if p.severity == "error" or strict]
+    if errors:
+        shown = "\n".join(str(p) for p in errors[:20])
+        more = f"\n… and {len(errors) - 20} more" if len(errors) > 20 else ""
+        raise BuildError(f"{len(errors)} source problem(s) stop the build:\n{shown}{more}")

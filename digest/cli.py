@@ -1,0 +1,220 @@
+"""The ``digest`` command line: build, papers, check, new, plugins (and more as they land).
+
+Exit codes: 0 ok, 1 build errors (or warnings with ``--strict``), 2 usage/config errors.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import sys
+import tempfile
+import traceback
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import click
+
+from digest import __version__
+from digest.build import build, prepare_config, readers_by_name
+from digest.errors import ConfigError, DigestError
+from digest.model import Paper, Problem
+from digest.plugins import make_plugin_manager, plugin_infos
+from digest.sources.loader import load_source, source_for_path
+from digest.sources.merge import merge_papers
+
+CONFIG_HELP = "The site's config file."
+
+
+class DigestGroup(click.Group):
+    """Turns unexpected exceptions into one line unless --debug was given."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+        except Exception as exc:
+            if ctx.obj and ctx.obj.get("debug"):
+                traceback.print_exc()
+            else:
+                click.echo(
+                    f"error: {type(exc).__name__}: {exc} (rerun with --debug for details)",
+                    err=True,
+                )
+            ctx.exit(1)
+
+
+def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"expected a date like 2024-10-30, got {value!r}")
+
+
+@click.group(cls=DigestGroup)
+@click.version_option(__version__, prog_name="paper-digest")
+@click.option("--debug", is_flag=True, help="Show tracebacks for internal errors.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """paper-digest: build a static website from research-paper listings."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+@main.command("build")
+@click.option("--config", "config_path", default="site.toml", type=click.Path(path_type=Path),
+              help=CONFIG_HELP, show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), help="Output folder (default: output_dir).")
+@click.option("--date", callback=_date, help="Build as of this date (YYYY-MM-DD; default today UTC).")
+@click.option("--strict", is_flag=True, help="Treat warnings (source problems) as errors.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+@click.option("-v", "--verbose", is_flag=True, help="Print each problem and phase timings.")
+def build_command(
+    config_path: Path, out: Path | None, date: dt.date | None, strict: bool, quiet: bool,
+    verbose: bool,
+) -> None:
+    """Build the site into its output folder, atomically."""
+    progress = _progress_printer() if not quiet and sys.stderr.isatty() else None
+    result = build(config_path, out, date, strict, progress)
+    if progress:
+        click.echo("\r\033[K", nl=False, err=True)
+    site = result.site
+    if verbose:
+        for problem in site.problems:
+            click.echo(f"  {problem}", err=True)
+        for phase, seconds in result.phases.items():
+            click.echo(f"  {phase}: {seconds:.3f} s", err=True)
+    if not quiet:
+        click.echo(
+            f"{len(site.papers)} papers from {len(site.sources)} sources, "
+            f"{len(site.problems)} problems, {result.pages} pages "
+            f"({result.files} files) → {result.outdir} in {result.seconds:.2f} s"
+        )
+
+
+def _progress_printer() -> Any:
+    def show(phase: str) -> None:
+        click.echo(f"\r\033[Kbuilding: {phase}…", nl=False, err=True)
+
+    return show
+
+
+@main.command("papers")
+@click.argument("paths", nargs=-1, type=click.Path(allow_dash=True, path_type=Path))
+@click.option("--config", "config_path", default="site.toml", type=click.Path(path_type=Path),
+              help=CONFIG_HELP, show_default=True)
+@click.option("--format", "fmt", help="Format of the named files (default: sniffed).")
+@click.option("--json", "as_json", is_flag=True, help="One normalized paper per line, as JSON.")
+@click.option("--problems", is_flag=True, help="Print problems as file:line: message.")
+def papers_command(
+    paths: tuple[Path, ...], config_path: Path, fmt: str | None, as_json: bool, problems: bool
+) -> None:
+    """Load sources and print their papers (the named files, else the site's sources)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        if paths:
+            pm = make_plugin_manager()
+            sources = [
+                source_for_path(_stdin_to_file(Path(tmp)) if str(p) == "-" else p, fmt)
+                for p in paths
+            ]
+        else:
+            config, pm = prepare_config(config_path)
+            sources = config.sources
+        readers = readers_by_name(pm)
+        loaded: list[Paper] = []
+        found: list[Problem] = []
+        for source in sources:
+            result = load_source(readers, source)
+            loaded.extend(result.papers)
+            found.extend(result.problems)
+    merged = merge_papers(loaded)
+    for paper in merged:
+        if as_json:
+            click.echo(json.dumps(paper.to_json(), ensure_ascii=False, sort_keys=True))
+        elif not problems:
+            click.echo(f"{paper.key}\t{paper.title}")
+    if problems:
+        for problem in found:
+            click.echo(str(problem))
+    click.echo(
+        f"{len(sources)} sources, {len(loaded)} entries, {len(merged)} papers, "
+        f"{len(found)} problems",
+        err=True,
+    )
+    if any(p.severity == "error" for p in found):
+        sys.exit(1)
+
+
+def _stdin_to_file(folder: Path) -> Path:
+    path = folder / "stdin"
+    with path.open("wb") as f:
+        shutil.copyfileobj(sys.stdin.buffer, f)
+    return path
+
+
+@main.command("check")
+@click.option("--config", "config_path", default="site.toml", type=click.Path(path_type=Path),
+              help=CONFIG_HELP, show_default=True)
+@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+def check_command(config_path: Path, strict: bool) -> None:
+    """Validate site.toml and every source; exit 1 if anything is an error."""
+    config, pm = prepare_config(config_path, strict)
+    for issue in config.warnings:
+        click.echo(f"warning: {issue}")
+    readers = readers_by_name(pm)
+    counts: Counter[str] = Counter()
+    errors = 0
+    for source in config.sources:
+        result = load_source(readers, source)
+        click.echo(f"{source.name}: {result.format or '?'}, {len(result.papers)} entries, "
+                   f"{len(result.problems)} problems")
+        for problem in result.problems:
+            click.echo(f"  {problem.severity}: {problem}")
+            counts[problem.kind] += 1
+            errors += problem.severity == "error" or strict
+    summary = ", ".join(f"{kind} {n}" for kind, n in sorted(counts.items())) or "none"
+    click.echo(f"problems by kind: {summary}")
+    if errors:
+        sys.exit(1)
+
+
+@main.command("plugins")
+@click.option("--config", "config_path", type=click.Path(path_type=Path),
+              help="Apply this site's enabled/disabled/local plugin settings.")
+def plugins_command(config_path: Path | None) -> None:
+    """List the registered plugins and the hooks each implements."""
+    if config_path is None and Path("site.toml").is_file():
+        config_path = Path("site.toml")
+    if config_path is not None:
+        _, pm = prepare_config(config_path)
+    else:
+        pm = make_plugin_manager()
+    for info in plugin_infos(pm):
+        click.echo(f"{info.name}  [{info.origin}]")
+        click.echo(f"    hooks: {', '.join(info.hooks) or 'none'}")
+
+
+@main.command("new")
+@click.argument("folder", type=click.Path(path_type=Path))
+def new_command(folder: Path) -> None:
+    """Create a new site in FOLDER: site.toml, a sample source and an about page."""
+    from digest.scaffold import create_site
+
+    try:
+        written = create_site(folder)
+    except FileExistsError as exc:
+        raise ConfigError(f"{exc.filename}: already exists; choose an empty or new folder")
+    for path in written:
+        click.echo(f"created {path}")
+    click.echo(f"next: cd {folder} && digest build && digest serve")
+
+
+__all__ = ["DigestError", "main"]

@@ -1,0 +1,94 @@
+"""Atomic output: a build writes into a fresh folder beside the published one and swaps it
+in only when complete, so a failed build leaves the published site untouched."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from digest.config import Config
+from digest.errors import BuildError, ConfigError
+
+
+class OutputDir:
+    """The not-yet-published build folder; every write goes through here."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.count = 0
+        self._made: set[Path] = {path}
+
+    def _target(self, rel: str) -> Path:
+        target = self.path / rel
+        parent = target.parent
+        if parent not in self._made:
+            parent.mkdir(parents=True, exist_ok=True)
+            self._made.add(parent)
+        self.count += 1
+        return target
+
+    def write_text(self, rel: str, text: str) -> None:
+        """Write a UTF-8 text file at `rel` (a POSIX path below the output root)."""
+        self._target(rel).write_text(text, encoding="utf-8", newline="\n")
+
+    def write_bytes(self, rel: str, data: bytes) -> None:
+        """Write a binary file at `rel`."""
+        self._target(rel).write_bytes(data)
+
+
+def check_output_dir(config: Config, target: Path) -> None:
+    """Refuse an output folder whose replacement would destroy the site's own files."""
+    root = config.root.resolve()
+    protected = [root, config.path, *(s.path.resolve() for s in config.sources)]
+    if config.theme_dir:
+        protected.append(config.theme_dir.resolve())
+    for path in protected:
+        if target == path or target in path.parents:
+            raise ConfigError(
+                f"output folder {target} contains the site's own files ({path}); "
+                "choose another --out or output_dir"
+            )
+    if target.exists() and not target.is_dir():
+        raise ConfigError(f"output folder {target} exists and is not a folder")
+
+
+@contextmanager
+def atomic_output(target: Path) -> Iterator[OutputDir]:
+    """Yield a fresh folder next to `target`; on success it replaces `target` at once.
+
+    When the body raises, the fresh folder is removed and `target` is not touched. When
+    `target` is a symlink, the link is kept and the folder it points to is replaced.
+    """
+    final = target.resolve() if target.is_symlink() else target
+    final.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fresh = Path(tempfile.mkdtemp(prefix=f".{final.name}.new-", dir=final.parent))
+    except OSError as exc:
+        raise BuildError(f"cannot create a build folder next to {final}: {exc.strerror}")
+    try:
+        yield OutputDir(fresh)
+        os.chmod(fresh, 0o755)
+        _swap(fresh, final)
+    except BaseException:
+        shutil.rmtree(fresh, ignore_errors=True)
+        raise
+
+
+def _swap(fresh: Path, final: Path) -> None:
+    """Put `fresh` where `final` is; the old output is removed only after the swap."""
+    old = None
+    if final.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
+        os.rename(final, old / final.name)
+    try:
+        os.rename(fresh, final)
+    except OSError:
+        if old is not None:
+            os.rename(old / final.name, final)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

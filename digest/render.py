@@ -1,0 +1,162 @@
+"""The Jinja environment: theme lookup, URL helpers and filters shared by every theme.
+
+Lookup order for a template or static file: the site's ``theme_dir`` → the chosen theme →
+the default theme. Any template can also be named ``default:<name>`` so an override can
+extend the very template it replaces and change one block.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import posixpath
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markdown_it import MarkdownIt
+
+from digest.config import Config
+from digest.errors import ConfigError
+from digest.model import Paper
+from digest.richtext import Mark, plain_text, render_rich_text
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def themes_root() -> Path:
+    """Where the bundled themes live: inside an installed wheel, else the repo's themes/."""
+    bundled = PACKAGE_DIR / "_themes"
+    return bundled if bundled.is_dir() else PACKAGE_DIR.parent / "themes"
+
+
+def theme_dirs(config: Config) -> list[Path]:
+    """Theme folders in lookup order: site override, chosen theme, default theme."""
+    root = themes_root()
+    dirs: list[Path] = []
+    if config.theme_dir is not None:
+        if not config.theme_dir.is_dir():
+            raise ConfigError(f"{config.path.name}: theme_dir: no folder {config.theme_dir}")
+        dirs.append(config.theme_dir)
+    chosen = root / config.theme
+    if not chosen.is_dir():
+        known = ", ".join(sorted(p.name for p in root.iterdir() if p.is_dir()))
+        raise ConfigError(f"{config.path.name}: theme: no theme {config.theme!r} (known: {known})")
+    dirs.append(chosen)
+    if config.theme != "default":
+        dirs.append(root / "default")
+    return dirs
+
+
+def static_files(config: Config) -> Iterator[tuple[str, Path]]:
+    """Every static file of the theme chain as (relative path, file); overrides win."""
+    seen: set[str] = set()
+    for theme in theme_dirs(config):
+        static = theme / "static"
+        if not static.is_dir():
+            continue
+        for file in sorted(static.rglob("*")):
+            rel = file.relative_to(static).as_posix()
+            if file.is_file() and rel not in seen:
+                seen.add(rel)
+                yield rel, file
+
+
+def markdown_renderer() -> MarkdownIt:
+    """Markdown for the site's own pages (about, intro): CommonMark without raw HTML."""
+    return MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+
+
+def relative_url(from_url: str, to_url: str) -> str:
+    """A link from page `from_url` to `to_url` (both below the site root) that works under
+    any sub-path and on any static host."""
+    from_dir = from_url if from_url.endswith("/") or from_url == "" else posixpath.dirname(from_url)
+    rel = posixpath.relpath("/" + to_url, "/" + from_dir) if to_url else None
+    if rel is None:
+        rel = posixpath.relpath("/", "/" + from_dir)
+    if rel == ".":
+        return "./"
+    if to_url.endswith("/") and not rel.endswith("/"):
+        rel += "/"
+    return rel
+
+
+class Assets:
+    """Content-hashed names for static files, so browsers can cache them forever."""
+
+    def __init__(self, files: dict[str, bytes]):
+        self.files = files
+        self.names: dict[str, str] = {}
+        for rel, data in sorted(files.items()):
+            digest = hashlib.sha256(data).hexdigest()[:10]
+            stem, dot, ext = rel.rpartition(".")
+            self.names[rel] = f"static/{stem}.{digest}.{ext}" if dot else f"static/{rel}.{digest}"
+
+    def url_path(self, rel: str) -> str:
+        """The hashed output path of a static file."""
+        try:
+            return self.names[rel]
+        except KeyError:
+            raise jinja2.TemplateError(f"no static file {rel!r} in the theme")
+
+
+def make_environment(config: Config, assets: Assets) -> jinja2.Environment:
+    """One Jinja environment per build: autoescape on, strict undefined, theme loaders."""
+    dirs = theme_dirs(config)
+    default_loader = jinja2.FileSystemLoader(str(themes_root() / "default" / "templates"))
+    loader = jinja2.ChoiceLoader(
+        [
+            jinja2.FileSystemLoader([str(d / "templates") for d in dirs]),
+            jinja2.PrefixLoader({"default": default_loader}, delimiter=":"),
+        ]
+    )
+    env = jinja2.Environment(
+        loader=loader,
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        auto_reload=False,
+        cache_size=-1,
+    )
+    md = markdown_renderer()
+
+    @jinja2.pass_context
+    def url(ctx: Any, target: str) -> str:
+        return relative_url(ctx["page"].url, target)
+
+    @jinja2.pass_context
+    def asset(ctx: Any, rel: str) -> str:
+        return relative_url(ctx["page"].url, assets.url_path(rel))
+
+    def absolute_url(target: str) -> str:
+        return config.base_url + target
+
+    env.globals.update(url=url, asset=asset, absolute_url=absolute_url)
+    env.filters.update(
+        rich=rich_filter,
+        plain=plain_text,
+        markdown=lambda text: jinja2.utils.markupsafe.Markup(md.render(text)),
+        isodate=lambda d: d.isoformat() if d else "",
+        longdate=long_date,
+        marks_for=marks_for,
+    )
+    return env
+
+
+def rich_filter(text: str, marks: Sequence[Mark] = ()) -> Any:
+    """Jinja filter: a title or abstract as safe HTML (see `digest.richtext`)."""
+    return render_rich_text(text, marks)
+
+
+def marks_for(paper: Paper, field: str) -> Sequence[Mark]:
+    """Spans any plugin asked to mark in `field` of `paper` (``paper.data["marks"][field]``)."""
+    marks = paper.data.get("marks")
+    return tuple(marks.get(field, ())) if marks else ()
+
+
+def long_date(value: dt.date | None) -> str:
+    """``30 Oct 2024``: unambiguous and locale-independent."""
+    return f"{value.day} {value:%b %Y}" if value else ""

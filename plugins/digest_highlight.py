@@ -1,0 +1,1 @@
+"""The highlight plugin (placeholder until it lands)."""

@@ -1,0 +1,1 @@
+"""The topics plugin (placeholder until it lands)."""

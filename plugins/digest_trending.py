@@ -1,0 +1,1 @@
+"""The trending plugin (placeholder until it lands)."""

@@ -1,0 +1,4 @@
+// Small reader conveniences; the site works without this file.
+(function () {
+  "use strict";
+})();
