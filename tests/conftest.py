@@ -1,0 +1,63 @@
+"""Shared fixtures: the repo's seed listings and throwaway sites built from them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from digest.build import BuildResult, build
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = REPO / "data"
+# The date the demo's daily papers page was saved on ("Oct 30" of its year).
+DEMO_DATE = dt.date(2025, 10, 30)
+
+SiteFactory = Callable[..., Path]
+
+
+@pytest.fixture
+def site_factory(tmp_path: Path) -> SiteFactory:
+    """Make a throwaway site: `site_factory(config="...toml...", files={"data/x.txt": "..."},
+    seeds=["hf-daily-papers.txt"])` writes site.toml, the files and copies of the named seed
+    listings (into data/), and returns the site folder."""
+
+    def make(config: str = "", files: dict[str, str | bytes] | None = None,
+             seeds: list[str] | tuple[str, ...] = ()) -> Path:
+        root = tmp_path / "site"
+        root.mkdir(exist_ok=True)
+        (root / "site.toml").write_text(textwrap.dedent(config), encoding="utf-8")
+        for name in seeds:
+            (root / "data").mkdir(exist_ok=True)
+            shutil.copy(DATA / name, root / "data" / name)
+        for rel, content in (files or {}).items():
+            path = root / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                path.write_bytes(content)
+            else:
+                path.write_text(textwrap.dedent(content), encoding="utf-8")
+        return root
+
+    return make
+
+
+@pytest.fixture
+def build_site() -> Callable[..., BuildResult]:
+    """Build a site folder made by `site_factory` (``_site`` inside it) as of a date."""
+
+    def run(root: Path, date: dt.date = DEMO_DATE, **kwargs: object) -> BuildResult:
+        return build(root / "site.toml", date=date, **kwargs)  # type: ignore[arg-type]
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def demo_site(tmp_path_factory: pytest.TempPathFactory) -> BuildResult:
+    """The repo's demo digest, built once per test session into a temporary folder."""
+    out = tmp_path_factory.mktemp("demo") / "_site"
+    return build(REPO / "site.toml", outdir=out, date=DEMO_DATE)
