@@ -70,15 +70,27 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 
 @main.command("build")
-@click.option("--config", "config_path", default="site.toml", type=click.Path(path_type=Path),
-              help=CONFIG_HELP, show_default=True)
+@click.option(
+    "--config",
+    "config_path",
+    default="site.toml",
+    type=click.Path(path_type=Path),
+    help=CONFIG_HELP,
+    show_default=True,
+)
 @click.option("--out", type=click.Path(path_type=Path), help="Output folder (default: output_dir).")
-@click.option("--date", callback=_date, help="Build as of this date (YYYY-MM-DD; default today UTC).")
+@click.option(
+    "--date", callback=_date, help="Build as of this date (YYYY-MM-DD; default today UTC)."
+)
 @click.option("--strict", is_flag=True, help="Treat warnings (source problems) as errors.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("-v", "--verbose", is_flag=True, help="Print each problem and phase timings.")
 def build_command(
-    config_path: Path, out: Path | None, date: dt.date | None, strict: bool, quiet: bool,
+    config_path: Path,
+    out: Path | None,
+    date: dt.date | None,
+    strict: bool,
+    quiet: bool,
     verbose: bool,
 ) -> None:
     """Build the site into its output folder, atomically."""
@@ -109,8 +121,14 @@ def _progress_printer() -> Any:
 
 @main.command("papers")
 @click.argument("paths", nargs=-1, type=click.Path(allow_dash=True, path_type=Path))
-@click.option("--config", "config_path", default="site.toml", type=click.Path(path_type=Path),
-              help=CONFIG_HELP, show_default=True)
+@click.option(
+    "--config",
+    "config_path",
+    default="site.toml",
+    type=click.Path(path_type=Path),
+    help=CONFIG_HELP,
+    show_default=True,
+)
 @click.option("--format", "fmt", help="Format of the named files (default: sniffed).")
 @click.option("--json", "as_json", is_flag=True, help="One normalized paper per line, as JSON.")
 @click.option("--problems", is_flag=True, help="Print problems as file:line: message.")
@@ -161,8 +179,14 @@ def _stdin_to_file(folder: Path) -> Path:
 
 
 @main.command("check")
-@click.option("--config", "config_path", default="site.toml", type=click.Path(path_type=Path),
-              help=CONFIG_HELP, show_default=True)
+@click.option(
+    "--config",
+    "config_path",
+    default="site.toml",
+    type=click.Path(path_type=Path),
+    help=CONFIG_HELP,
+    show_default=True,
+)
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 def check_command(config_path: Path, strict: bool) -> None:
     """Validate site.toml and every source; exit 1 if anything is an error."""
@@ -174,8 +198,10 @@ def check_command(config_path: Path, strict: bool) -> None:
     errors = 0
     for source in config.sources:
         result = load_source(readers, source)
-        click.echo(f"{source.name}: {result.format or '?'}, {len(result.papers)} entries, "
-                   f"{len(result.problems)} problems")
+        click.echo(
+            f"{source.name}: {result.format or '?'}, {len(result.papers)} entries, "
+            f"{len(result.problems)} problems"
+        )
         for problem in result.problems:
             click.echo(f"  {problem.severity}: {problem}")
             counts[problem.kind] += 1
@@ -187,8 +213,12 @@ def check_command(config_path: Path, strict: bool) -> None:
 
 
 @main.command("plugins")
-@click.option("--config", "config_path", type=click.Path(path_type=Path),
-              help="Apply this site's enabled/disabled/local plugin settings.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="Apply this site's enabled/disabled/local plugin settings.",
+)
 def plugins_command(config_path: Path | None) -> None:
     """List the registered plugins and the hooks each implements."""
     if config_path is None and Path("site.toml").is_file():

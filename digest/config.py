@@ -8,6 +8,7 @@ did-you-mean. Plugins validate their own ``[plugins.<name>]`` table with the sam
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import tomllib
 from dataclasses import dataclass, field
@@ -213,6 +214,16 @@ def _path(root: Path, value: str | None) -> Path | None:
     return (root / value).resolve() if value else None
 
 
+def _existing_file(opts: Options, root: Path, key: str) -> Path | None:
+    path = _path(root, opts.string(key))
+    if path is not None and not path.is_file():
+        opts.error(
+            key, f"no such file: {path.relative_to(root) if path.is_relative_to(root) else path}"
+        )
+        return None
+    return path
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         data = path.read_bytes()
@@ -246,8 +257,8 @@ def load_config(path: Path) -> Config:
     config.output_dir = _path(root, top.string("output_dir", "_site")) or root / "_site"
     config.theme = top.string("theme", "default")
     config.theme_dir = _path(root, top.string("theme_dir"))
-    config.intro = _path(root, top.string("intro"))
-    config.about = _path(root, top.string("about"))
+    config.intro = _existing_file(top, root, "intro")
+    config.about = _existing_file(top, root, "about")
     config.page_size = top.integer("page_size", 30, minimum=1)
     config.history = _path(root, top.string("history"))
     for opts in top.tables("sources"):
@@ -271,37 +282,42 @@ def load_config(path: Path) -> Config:
 
 
 def _source(opts: Options, root: Path) -> Source | None:
-    import datetime as dt
-
     path = opts.string("path")
     url = opts.string("url")
+    name = opts.string("name")
+    fmt = opts.string("format")
+    year = opts.integer("year")
+    date = _date(opts, "date")
+    options = opts.table_("options").values
     if not path and not url:
         opts.error("path", "expected a file path (or a url), got nothing")
         return None
-    name = opts.string("name") or Path(path or url).stem
-    year = opts.integer("year")
-    date_value = opts._get("date", None)
-    date = None
-    if isinstance(date_value, dt.date) and not isinstance(date_value, dt.datetime):
-        date = date_value
-    elif isinstance(date_value, str):
-        try:
-            date = dt.date.fromisoformat(date_value)
-        except ValueError:
-            opts.error("date", f"expected a date like 2024-10-30, got {_describe(date_value)}")
-    elif date_value is not None:
-        opts.error("date", f"expected a date like 2024-10-30, got {_describe(date_value)}")
+    name = name or Path(path or url).stem
     file = (root / path).resolve() if path else root / ".digest-cache" / "sources" / name
     return Source(
         name=name,
         path=file,
-        format=opts.string("format"),
+        format=fmt,
         year=year,
         date=date,
         url=url,
-        options=opts.table_("options").values,
+        options=options,
         shown_path=path,
     )
+
+
+def _date(opts: Options, key: str) -> dt.date | None:
+    value = opts._get(key, None)
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    if value is not None:
+        opts.error(key, f"expected a date like 2024-10-30, got {_describe(value)}")
+    return None
 
 
 def _check_source_names(config: Config) -> None:

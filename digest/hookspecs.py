@@ -46,7 +46,7 @@ def digest_configure(config: Config) -> None:
 
 
 @hookspec
-def digest_readers() -> list[Reader]:
+def digest_readers() -> list[Reader]:  # type: ignore[empty-body]
     """Return format readers (objects following `digest.sources.base.Reader`).
 
     Called when sources are loaded. A reader's ``name`` is what site.toml's
@@ -76,7 +76,7 @@ def digest_jinja_env(env: jinja2.Environment, site: Site) -> None:
 
 
 @hookspec
-def digest_pages(site: Site) -> list[Page]:
+def digest_pages(site: Site) -> list[Page]:  # type: ignore[empty-body]
     """Return pages to add to the site; runs once, after ``digest_papers``.
 
     A `digest.pages.Page` names its URL path, its template and its context. Pages with a

@@ -104,7 +104,8 @@ def plugin_infos(pm: pluggy.PluginManager) -> list[PluginInfo]:
         hooks = tuple(sorted(h.name for h in pm.get_hookcallers(plugin) or ()))
         dist = dists.get(id(plugin))
         if dist is not None:
-            origin = f"entry point ({dist.project_name} {dist.version}): {plugin.__name__}"
+            module = getattr(plugin, "__name__", repr(plugin))
+            origin = f"entry point ({dist.project_name} {dist.version}): {module}"
         else:
             origin = f"site-local: {getattr(plugin, '__file__', plugin)}"
         infos.append(PluginInfo(name, origin, hooks))

@@ -15,11 +15,18 @@ from digest.errors import BuildError, ConfigError
 
 
 class OutputDir:
-    """The not-yet-published build folder; every write goes through here."""
+    """The not-yet-published build folder; every write goes through here.
 
-    def __init__(self, path: Path):
+    When the previously published folder holds a byte-identical file at the same place,
+    that file is hard-linked instead of written, so an unchanged page keeps its inode and
+    modification time (rsync, caches and the preview server see nothing changed).
+    """
+
+    def __init__(self, path: Path, previous: Path | None = None):
         self.path = path
+        self.previous = previous if previous is not None and previous.is_dir() else None
         self.count = 0
+        self.reused = 0
         self._made: set[Path] = {path}
 
     def _target(self, rel: str) -> Path:
@@ -33,11 +40,25 @@ class OutputDir:
 
     def write_text(self, rel: str, text: str) -> None:
         """Write a UTF-8 text file at `rel` (a POSIX path below the output root)."""
-        self._target(rel).write_text(text, encoding="utf-8", newline="\n")
+        self.write_bytes(rel, text.encode("utf-8"))
 
     def write_bytes(self, rel: str, data: bytes) -> None:
-        """Write a binary file at `rel`."""
-        self._target(rel).write_bytes(data)
+        """Write a binary file at `rel`, reusing an identical previously published one."""
+        target = self._target(rel)
+        if self.previous is not None and self._link_unchanged(rel, data, target):
+            return
+        target.write_bytes(data)
+
+    def _link_unchanged(self, rel: str, data: bytes, target: Path) -> bool:
+        old = self.previous / rel  # type: ignore[operator]
+        try:
+            if old.stat().st_size != len(data) or old.read_bytes() != data:
+                return False
+            os.link(old, target)
+        except OSError:
+            return False
+        self.reused += 1
+        return True
 
 
 def check_output_dir(config: Config, target: Path) -> None:
@@ -70,7 +91,7 @@ def atomic_output(target: Path) -> Iterator[OutputDir]:
     except OSError as exc:
         raise BuildError(f"cannot create a build folder next to {final}: {exc.strerror}")
     try:
-        yield OutputDir(fresh)
+        yield OutputDir(fresh, previous=final)
         os.chmod(fresh, 0o755)
         _swap(fresh, final)
     except BaseException:

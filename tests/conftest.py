@@ -26,8 +26,11 @@ def site_factory(tmp_path: Path) -> SiteFactory:
     seeds=["hf-daily-papers.txt"])` writes site.toml, the files and copies of the named seed
     listings (into data/), and returns the site folder."""
 
-    def make(config: str = "", files: dict[str, str | bytes] | None = None,
-             seeds: list[str] | tuple[str, ...] = ()) -> Path:
+    def make(
+        config: str = "",
+        files: dict[str, str | bytes] | None = None,
+        seeds: list[str] | tuple[str, ...] = (),
+    ) -> Path:
         root = tmp_path / "site"
         root.mkdir(exist_ok=True)
         (root / "site.toml").write_text(textwrap.dedent(config), encoding="utf-8")

@@ -66,8 +66,9 @@ class DecodedLines:
                 except UnicodeDecodeError:
                     text = raw.decode("utf-8", errors="replace")
                     self.problems.append(
-                        Problem(self.label, number, "bytes that are not UTF-8 were replaced",
-                                "not-utf8")
+                        Problem(
+                            self.label, number, "bytes that are not UTF-8 were replaced", "not-utf8"
+                        )
                     )
                 yield self._clean(text.removesuffix("\n"), number)
             return
@@ -102,8 +103,12 @@ def choose_reader(
         if reader is None:
             known = ", ".join(sorted(readers))
             return None, Problem(
-                source.label, 0, f"unknown format {source.format!r} (known: {known})",
-                "unknown-format", "error", "format",
+                source.label,
+                0,
+                f"unknown format {source.format!r} (known: {known})",
+                "unknown-format",
+                "error",
+                "format",
             )
         return reader, None
     if not head.strip():
@@ -114,10 +119,13 @@ def choose_reader(
     )
     if not scored or scored[0][0] <= 0:
         return None, Problem(
-            source.label, 1,
+            source.label,
+            1,
             "no reader recognises this file; name its format in site.toml "
             f"(format = one of: {', '.join(sorted(readers))})",
-            "unknown-format", "error", "format",
+            "unknown-format",
+            "error",
+            "format",
         )
     return readers[scored[0][1]], None
 
@@ -180,9 +188,11 @@ def collect(items: Iterable[Paper | Problem], result: LoadResult, reader: Reader
     except Exception as exc:  # a reader bug is reported, the rest of the build goes on
         result.problems.append(
             Problem(
-                result.source.label, 0,
+                result.source.label,
+                0,
                 f"the {reader.name} reader failed: {type(exc).__name__}: {exc}",
-                "reader-crash", "error",
+                "reader-crash",
+                "error",
             )
         )
 
