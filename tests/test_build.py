@@ -1,0 +1,206 @@
+"""End to end: the demo digest builds from the repo's listings, every paper has a page, no
+internal link is broken, and a failed build leaves the published site as it was."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urldefrag, urlsplit
+
+import pytest
+from click.testing import CliRunner
+
+from digest.build import BuildResult
+from digest.cli import main
+from digest.errors import BuildError, ConfigError
+
+from .conftest import DEMO_DATE, REPO
+
+
+class LinkParser(HTMLParser):
+    """Collects href/src attributes and the page's <h1> text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+        self.h1: list[str] = []
+        self._in_h1 = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if name in ("href", "src") and value:
+                self.links.append(value)
+        self._in_h1 = self._in_h1 or tag == "h1"
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "h1":
+            self._in_h1 = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_h1:
+            self.h1.append(data)
+
+
+def parse(path: Path) -> LinkParser:
+    parser = LinkParser()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser
+
+
+def resolve(out: Path, page: Path, link: str) -> Path | None:
+    """The file an internal link points to, or None for an external link."""
+    url, _ = urldefrag(link)
+    parts = urlsplit(url)
+    if parts.scheme or parts.netloc or not url or url.startswith("mailto:"):
+        return None
+    target = (page.parent / unquote(parts.path)).resolve()
+    if target.is_dir():
+        target = target / "index.html"
+    assert target.is_relative_to(out), f"{page}: {link} leaves the site"
+    return target
+
+
+def test_demo_builds_every_paper_page(demo_site: BuildResult) -> None:
+    out = demo_site.outdir
+    site = demo_site.site
+    assert len(site.papers) > 200
+    assert [s.entries > 0 for s in site.sources] == [True] * 4
+    paper_pages = sorted(out.glob("papers/*/index.html"))
+    assert len(paper_pages) == len(site.papers)
+    for paper in site.papers[:50]:
+        page = out / site.paper_url(paper) / "index.html"
+        assert "".join(parse(page).h1).split() == paper.title.replace("$", "").split() or (
+            "$" in paper.title
+        )
+
+
+def test_demo_has_no_broken_internal_links(demo_site: BuildResult) -> None:
+    out = demo_site.outdir
+    broken = []
+    for page in sorted(out.rglob("*.html")):
+        for link in parse(page).links:
+            target = resolve(out, page, link)
+            if target is not None and not target.is_file():
+                broken.append(f"{page.relative_to(out)} → {link}")
+    assert broken == []
+
+
+def test_demo_has_core_pages_and_files(demo_site: BuildResult) -> None:
+    out = demo_site.outdir
+    for rel in (
+        "index.html",
+        "404.html",
+        "about/index.html",
+        "search/index.html",
+        "archive/index.html",
+        "feed.xml",
+        "sitemap.xml",
+        "robots.txt",
+        "search/manifest.json",
+    ):
+        assert (out / rel).is_file(), rel
+    manifest = json.loads((out / "search/manifest.json").read_text())
+    for path in manifest.values():
+        for file in [path] if isinstance(path, str) else path:
+            if isinstance(file, str):
+                assert (out / file).is_file(), file
+
+
+def test_summary_line_and_exit_code(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main,
+        [
+            "build",
+            "--config",
+            str(REPO / "site.toml"),
+            "--out",
+            str(tmp_path / "public"),
+            "--date",
+            DEMO_DATE.isoformat(),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    line = result.output.strip().splitlines()[-1]
+    assert " papers from 4 sources, " in line and " pages (" in line
+    assert (tmp_path / "public" / "index.html").is_file()
+
+
+def _good_site(site_factory):
+    return site_factory(
+        """
+        title = "T"
+        theme_dir = "overrides"
+        [[sources]]
+        path = "data/hf-papers-search-a.txt"
+        """,
+        files={"overrides/templates/.keep": ""},
+        seeds=["hf-papers-search-a.txt"],
+    )
+
+
+def test_failed_build_leaves_published_site_untouched(site_factory, build_site) -> None:
+    root = _good_site(site_factory)
+    result = build_site(root)
+    before = {p: p.read_bytes() for p in result.outdir.rglob("*") if p.is_file()}
+    (root / "overrides/templates/paper.html").write_text("{% block content %}{{ nope(",
+                                                          encoding="utf-8")
+    with pytest.raises(BuildError) as err:
+        build_site(root)
+    assert "paper.html:1" in err.value.message
+    after = {p: p.read_bytes() for p in result.outdir.rglob("*") if p.is_file()}
+    assert after == before
+    assert [p.name for p in root.iterdir() if p.name.startswith(".")] == []
+
+
+def test_missing_source_fails_without_touching_output(site_factory, build_site) -> None:
+    root = _good_site(site_factory)
+    result = build_site(root)
+    index = (result.outdir / "index.html").read_bytes()
+    (root / "data/hf-papers-search-a.txt").unlink()
+    with pytest.raises(BuildError) as err:
+        build_site(root)
+    assert "data/hf-papers-search-a.txt: [path] no such file" in err.value.message
+    assert (result.outdir / "index.html").read_bytes() == index
+
+
+def test_stale_files_disappear_and_unchanged_files_keep_their_inode(
+    site_factory, build_site
+) -> None:
+    root = _good_site(site_factory)
+    result = build_site(root)
+    stale = result.outdir / "papers" / "stale" / "index.html"
+    stale.parent.mkdir()
+    stale.write_text("old")
+    inode = (result.outdir / "404.html").stat().st_ino
+    build_site(root)
+    assert not stale.exists()
+    assert (result.outdir / "404.html").stat().st_ino == inode
+
+
+def test_output_folder_that_holds_the_site_is_refused(site_factory, build_site) -> None:
+    root = _good_site(site_factory)
+    with pytest.raises(ConfigError) as err:
+        build_site(root, outdir=root)
+    assert "contains the site's own files" in err.value.message
+    assert (root / "site.toml").is_file()
+
+
+def test_builds_are_byte_identical_across_hash_seeds(tmp_path: Path) -> None:
+    outs = []
+    for seed in ("1", "2"):
+        out = tmp_path / f"out{seed}"
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        subprocess.run(
+            [sys.executable, "-m", "digest", "build", "--config", str(REPO / "site.toml"),
+             "--out", str(out), "--date", DEMO_DATE.isoformat(), "-q"],
+            check=True, env=env, cwd=tmp_path,
+        )
+        outs.append(out)
+    files = sorted(p.relative_to(outs[0]) for p in outs[0].rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(outs[1]) for p in outs[1].rglob("*") if p.is_file())
+    differing = [f for f in files if (outs[0] / f).read_bytes() != (outs[1] / f).read_bytes()]
+    assert differing == []
