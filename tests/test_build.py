@@ -18,7 +18,7 @@ from digest.build import BuildResult
 from digest.cli import main
 from digest.errors import BuildError, ConfigError
 
-from .conftest import DEMO_DATE, REPO
+from conftest import DEMO_DATE, REPO
 
 
 class LinkParser(HTMLParser):
