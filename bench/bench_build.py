@@ -1,0 +1,233 @@
+"""Whole-process build benchmark: paper-digest against Hugo on the same generated corpus.
+
+    python bench/bench_build.py                 # 1,000, 10,000 and 50,000 papers
+    python bench/bench_build.py --sizes 1000    # the smoke test CI may run
+    python bench/bench_build.py --write-readme  # also record the figures in bench/README.md
+
+For each size it writes the corpus (bench/corpus.py), then measures, as medians of
+--runs runs after one warm-up, wall time and peak memory (``/usr/bin/time -v``) of:
+
+- ``digest build`` cold: no cache, the previous output in place (replacing it is part of
+  the build and of the timing);
+- ``hugo`` building the equivalent site (a page per paper, a paginated index, a page per
+  topic), its previous output moved aside outside the timing, as in the issue's table;
+- ``digest build`` after a nightly increment (1% new papers, 5% upvotes changed);
+- ``digest build`` with nothing changed, and how many output files it rewrote.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import corpus  # noqa: E402
+
+OUT = HERE / "out"
+DIGEST = Path(sys.executable).parent / "digest"
+TOPICS = [
+    "Language models", "Vision", "Generative models", "Reinforcement learning", "Graphs",
+    "Optimisation", "Scaling and efficiency", "Model merging", "Retrieval", "Speech",
+    "Robotics", "Science and medicine", "Theory", "Datasets and benchmarks", "Safety",
+]
+
+
+def timed(cmd: list[str], cwd: Path) -> tuple[float, int]:
+    """Wall seconds and peak RSS (MB) of one run of `cmd`."""
+    start = time.perf_counter()
+    proc = subprocess.run(
+        ["/usr/bin/time", "-v", *cmd], cwd=cwd, capture_output=True, text=True, check=False
+    )
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
+    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr).group(1))
+    return seconds, rss // 1024
+
+
+def median_runs(runs: int, prepare, cmd: list[str], cwd: Path) -> tuple[float, int]:
+    """Median wall time and memory over `runs` runs, after one warm-up run."""
+    results = []
+    for i in range(runs + 1):
+        prepare()
+        result = timed(cmd, cwd)
+        if i:
+            results.append(result)
+    return statistics.median(r[0] for r in results), int(statistics.median(r[1] for r in results))
+
+
+def hugo_site(folder: Path, records: list[dict]) -> Path:
+    """Hugo content and minimal layouts for the same pages the digest renders."""
+    site = folder / "hugo"
+    if site.exists():
+        shutil.rmtree(site)
+    (site / "content" / "papers").mkdir(parents=True)
+    layouts = site / "layouts" / "_default"
+    layouts.mkdir(parents=True)
+    (site / "config.toml").write_text(
+        'baseURL = "https://example.org/bench/"\ntitle = "Benchmark"\npaginate = 50\n'
+        'disableKinds = ["RSS", "sitemap", "robotsTXT"]\n[taxonomies]\ntopic = "topics"\n'
+    )
+    (layouts / "baseof.html").write_text(
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{{ .Title }}</title>'
+        '</head><body><header><a href="{{ "/" | relURL }}">{{ .Site.Title }}</a></header>'
+        "<main>{{ block \"main\" . }}{{ end }}</main></body></html>\n"
+    )
+    (layouts / "single.html").write_text(
+        '{{ define "main" }}<article><h1>{{ .Title }}</h1><p>{{ delimit .Params.authors ", " }}'
+        "</p><time>{{ .Date.Format \"2006-01-02\" }}</time><p>{{ .Params.abstract }}</p>"
+        '{{ range .Params.topics }}<a href="{{ "/topics/" | relURL }}{{ . | urlize }}/">{{ . }}</a>'
+        "{{ end }}</article>{{ end }}\n"
+    )
+    (layouts / "list.html").write_text(
+        '{{ define "main" }}<h1>{{ .Title }}</h1>{{ range .Paginator.Pages }}<article><h2>'
+        '<a href="{{ .RelPermalink }}">{{ .Title }}</a></h2><p>{{ with .Params.authors }}'
+        '{{ delimit . ", " }}{{ end }}</p><p>{{ with .Params.abstract }}{{ . | truncate 360 }}'
+        "{{ end }}</p></article>{{ end }}"
+        '{{ with .Paginator.Next }}<a href="{{ .URL }}">Older</a>{{ end }}{{ end }}\n'
+    )
+    for i, r in enumerate(records):
+        front = {
+            "title": r["title"],
+            "date": r["date"],
+            "authors": r["authors"],
+            "abstract": r["abstract"],
+            "topics": [TOPICS[i % len(TOPICS)]],
+        }
+        (site / "content" / "papers" / f"{r['arxiv_id']}.md").write_text(
+            json.dumps(front, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+    return site
+
+
+def increment(folder: Path, n: int) -> None:
+    """The nightly increment: 1% new papers and 5% changed upvote counts."""
+    records = corpus.corpus(n)
+    extra = corpus.corpus(n + max(1, n // 100))[n:]
+    for i, r in enumerate(records):
+        if i % 20 == 0:
+            r["sightings"][0]["upvotes"] += 7  # type: ignore[index]
+    with (folder / "papers.jsonl").open("w", encoding="utf-8") as f:
+        for r in records + extra:
+            f.write(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n")
+
+
+def count_rewritten(site: Path, before: dict[str, tuple[int, int]]) -> int:
+    """How many output files are new inodes or have a new mtime since `before`."""
+    now = snapshot(site)
+    return sum(1 for rel, stamp in now.items() if before.get(rel) != stamp)
+
+
+def snapshot(site: Path) -> dict[str, tuple[int, int]]:
+    """(inode, mtime) of every output file."""
+    return {
+        str(p.relative_to(site)): (p.stat().st_ino, p.stat().st_mtime_ns)
+        for p in site.rglob("*")
+        if p.is_file()
+    }
+
+
+def bench_size(n: int, runs: int, with_hugo: bool) -> dict[str, object]:
+    """Every measurement for one corpus size."""
+    folder = corpus.write(n, OUT / f"corpus-{n}")
+    out = folder / "_site"
+    cache = folder / ".digest-cache"
+    build = [str(DIGEST), "build", "-q", "--date", corpus.BUILD_DATE.isoformat()]
+    row: dict[str, object] = {"papers": n}
+
+    def cold() -> None:
+        corpus.write(n, folder)
+        shutil.rmtree(cache, ignore_errors=True)
+
+    row["digest_cold"] = median_runs(runs, cold, build, folder)
+    if with_hugo and shutil.which("hugo"):
+        hugo = hugo_site(folder, corpus.corpus(n))
+
+        def clean_hugo() -> None:
+            shutil.rmtree(hugo / "public", ignore_errors=True)
+            shutil.rmtree(hugo / "resources", ignore_errors=True)
+
+        row["hugo"] = median_runs(runs, clean_hugo, ["hugo", "--quiet"], hugo)
+
+    def nightly() -> None:
+        cold()
+        subprocess.run(build, cwd=folder, check=True)
+        increment(folder, n)
+
+    row["digest_increment"] = median_runs(runs, nightly, build, folder)
+    cold()
+    subprocess.run(build, cwd=folder, check=True)
+    before = snapshot(out)
+    row["digest_unchanged"] = median_runs(runs, lambda: None, build, folder)
+    row["unchanged_rewritten"] = count_rewritten(out, before)
+    row["files"] = len(before)
+    return row
+
+
+def table(rows: list[dict[str, object]]) -> str:
+    """The figures as a Markdown table."""
+    lines = [
+        "| papers | digest cold | Hugo | ratio | nightly increment | unchanged | rewritten |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        cold_s, cold_mb = r["digest_cold"]  # type: ignore[misc]
+        hugo = r.get("hugo")
+        inc_s, inc_mb = r["digest_increment"]  # type: ignore[misc]
+        same_s, same_mb = r["digest_unchanged"]  # type: ignore[misc]
+        hugo_cell = f"{hugo[0]:.2f} s, {hugo[1]} MB" if hugo else "–"  # type: ignore[index]
+        ratio = f"{cold_s / hugo[0]:.2f}" if hugo else "–"  # type: ignore[index]
+        lines.append(
+            f"| {r['papers']:,} | {cold_s:.2f} s, {cold_mb} MB | {hugo_cell} | {ratio} | "
+            f"{inc_s:.2f} s ({inc_s / cold_s:.0%}) | {same_s:.2f} s ({same_s / cold_s:.0%}) | "
+            f"{r['unchanged_rewritten']} of {r['files']} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 50000])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--no-hugo", action="store_true")
+    parser.add_argument("--write-readme", action="store_true")
+    args = parser.parse_args()
+    rows = [bench_size(n, args.runs, not args.no_hugo) for n in args.sizes]
+    hugo_version = (
+        subprocess.run(["hugo", "version"], capture_output=True, text=True).stdout.split()[1]
+        if shutil.which("hugo")
+        else "not installed"
+    )
+    header = (
+        f"Measured {dt.date.today().isoformat()} on {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, Hugo {hugo_version}; medians of {args.runs} runs "
+        "after a warm-up, whole process, peak RSS."
+    )
+    report = f"{header}\n\n{table(rows)}\n"
+    print(report)
+    if args.write_readme:
+        readme = HERE / "README.md"
+        text = readme.read_text(encoding="utf-8") if readme.exists() else "# Benchmarks\n"
+        start, end = "<!-- build:start -->", "<!-- build:end -->"
+        block = f"{start}\n{report}{end}"
+        if start in text:
+            text = re.sub(f"{start}.*?{end}", lambda _: block, text, flags=re.S)
+        else:
+            text += f"\n## Build (bench/bench_build.py)\n\n{block}\n"
+        readme.write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
