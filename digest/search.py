@@ -1,13 +1,47 @@
-"""The client-side search: a lunr index built at build time (lunr.py) and a compact
-documents file mapping each result to what the search page shows."""
+"""The client-side search: compact, cached index shards written at build time, turned into a
+lunr.js index in the browser.
+
+What the browser downloads, all under content-hashed names except the manifest:
+
+- ``search/manifest.json``: field boosts, the document count and the names of the files below.
+- the *first tier* (``search/first.<hash>.json``): for every paper its URL (the lunr ref),
+  title, date and topics, and the postings of the title, authors, topics and keywords fields.
+  Enough to show the first results.
+- the *rest* (``search/rest-<shard>.<hash>.json``, one per shard): abstract postings and the
+  snippets shown under each result, fetched in the background once search is used.
+
+A shard is a year of papers (a month when the year is big); its encoded parts are cached under
+``<site root>/.digest-cache/search/`` by the hash of its papers' searchable text, so a build
+re-encodes only shards whose papers changed. Postings carry term frequencies and field
+lengths instead of lunr's serialized field vectors: the vectors (BM25, a float per term per
+field per paper) are most of a lunr index's size and depend on corpus-wide statistics, which
+would make every shard change whenever any paper does. ``search-worker.js`` computes them
+exactly as ``lunr.Builder#createFieldVectors`` does and hands ``lunr.Index.load`` the very
+structure lunr.js would have serialized for the same documents.
+
+Tokens go through lunr.js's own pipeline, re-implemented here (tokenizer, trimmer, stop words,
+Porter stemmer) because lunr.py's differs in places (its stemmer turns "display" into
+"displai", which lunr.js queries never produce); tests check it term for term against lunr.js.
+"""
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import json
+import multiprocessing
+import operator
+import os
+import re
+import tempfile
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
+from typing import Any
 
-from lunr import lunr
+from lunr.stop_word_filter import WORDS as STOP_WORDS
 
 from digest.errors import BuildError
 from digest.model import Paper
@@ -15,6 +49,417 @@ from digest.publish import OutputDir
 from digest.render import PACKAGE_DIR
 from digest.richtext import plain_text
 from digest.site import Site
+
+# Bump when the encoding or the text pipeline changes: it is part of every cache key.
+FORMAT_VERSION = 1
+LUNR_VERSION = "2.3.9"
+# (field, boost): lunr applies a field's boost to its BM25 scores when it builds the vectors.
+FIELDS: tuple[tuple[str, int], ...] = (
+    ("title", 10),
+    ("authors", 3),
+    ("topics", 2),
+    ("keywords", 2),
+    ("abstract", 1),
+)
+FIRST_TIER_FIELDS = ("title", "authors", "topics", "keywords")
+REST_FIELDS = ("abstract",)
+SNIPPET_CHARS = 220
+# A year with more papers than this is split into month shards.
+YEAR_SHARD_LIMIT = 1000
+# Below this many papers to encode, worker processes cost more than they save.
+PARALLEL_MIN_PAPERS = 3000
+CACHE_DIR = Path(".digest-cache") / "search"
+
+
+# ---------------------------------------------------------------------------------------------
+# lunr.js's text pipeline: tokenizer → trimmer → stopWordFilter → stemmer
+
+# JavaScript's \s (ECMAScript WhiteSpace and LineTerminator), which lunr.tokenizer splits on.
+_JS_SPACE = "\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+_TOKEN = re.compile(f"[^{_JS_SPACE}\\-]+")
+_NOT_PY_SPACE = re.compile("[\x1c-\x1f\x85\ufeff]")
+# lunr.trimmer's /^\W+/ and /\W+$/ have no unicode flag: \W is anything but [A-Za-z0-9_].
+_TRIM_LEAD = re.compile(r"\A[^A-Za-z0-9_]+")
+_TRIM_TRAIL = re.compile(r"[^A-Za-z0-9_]+\Z")
+
+_STEP2 = {
+    "ational": "ate", "tional": "tion", "enci": "ence", "anci": "ance", "izer": "ize",
+    "bli": "ble", "alli": "al", "entli": "ent", "eli": "e", "ousli": "ous",
+    "ization": "ize", "ation": "ate", "ator": "ate", "alism": "al", "iveness": "ive",
+    "fulness": "ful", "ousness": "ous", "aliti": "al", "iviti": "ive", "biliti": "ble",
+    "logi": "log",
+}  # fmt: skip
+_STEP3 = {
+    "icate": "ic", "ative": "", "alize": "al", "iciti": "ic", "ical": "ic", "ful": "",
+    "ness": "",
+}  # fmt: skip
+_c = "[^aeiou]"
+_v = "[aeiouy]"
+_C = _c + "[^aeiouy]*"
+_V = _v + "[aeiou]*"
+_MGR0 = re.compile("^(" + _C + ")?" + _V + _C)
+_MEQ1 = re.compile("^(" + _C + ")?" + _V + _C + "(" + _V + r")?\Z")
+_MGR1 = re.compile("^(" + _C + ")?" + _V + _C + _V + _C)
+_S_V = re.compile("^(" + _C + ")?" + _v)
+_RE_1A = re.compile(r"^(.+?)(ss|i)es\Z")
+_RE2_1A = re.compile(r"^(.+?)([^s])s\Z")
+_RE_1B = re.compile(r"^(.+?)eed\Z")
+_RE2_1B = re.compile(r"^(.+?)(ed|ing)\Z")
+_RE2_1B_2 = re.compile(r"(at|bl|iz)\Z")
+_RE3_1B_2 = re.compile(r"([^aeiouylsz])\1\Z")
+_RE4_1B_2 = re.compile("^" + _C + _v + r"[^aeiouwxy]\Z")
+_RE_1C = re.compile(r"^(.+?[^aeiou])y\Z")
+_RE_2 = re.compile("^(.+?)(" + "|".join(_STEP2) + r")\Z")
+_RE_3 = re.compile("^(.+?)(" + "|".join(_STEP3) + r")\Z")
+_RE_4 = re.compile(
+    r"^(.+?)(al|ance|ence|er|ic|able|ible|ant|ement|ment|ent|ou|ism|ate|iti|ous|ive|ize)\Z"
+)
+_RE2_4 = re.compile(r"^(.+?)(s|t)(ion)\Z")
+_RE_5 = re.compile(r"^(.+?)e\Z")
+_RE_5_1 = re.compile(r"ll\Z")
+_RE3_5 = re.compile("^" + _C + _v + r"[^aeiouwxy]\Z")
+
+
+def _porter_stem_units(w: str) -> str:
+    """lunr.js's porterStemmer, statement for statement (`w` in UTF-16 code units)."""
+    if len(w) < 3:
+        return w
+    firstch = w[0]
+    if firstch == "y":
+        w = "Y" + w[1:]
+    if (m := _RE_1A.match(w)) or (m := _RE2_1A.match(w)):
+        w = m.group(1) + m.group(2)
+    if m := _RE_1B.match(w):
+        if _MGR0.match(m.group(1)):
+            w = w[:-1]
+    elif m := _RE2_1B.match(w):
+        stem = m.group(1)
+        if _S_V.match(stem):
+            w = stem
+            if _RE2_1B_2.search(w):
+                w += "e"
+            elif _RE3_1B_2.search(w):
+                w = w[:-1]
+            elif _RE4_1B_2.match(w):
+                w += "e"
+    if m := _RE_1C.match(w):
+        w = m.group(1) + "i"
+    if (m := _RE_2.match(w)) and _MGR0.match(m.group(1)):
+        w = m.group(1) + _STEP2[m.group(2)]
+    if (m := _RE_3.match(w)) and _MGR0.match(m.group(1)):
+        w = m.group(1) + _STEP3[m.group(2)]
+    if m := _RE_4.match(w):
+        if _MGR1.match(m.group(1)):
+            w = m.group(1)
+    elif m := _RE2_4.match(w):
+        stem = m.group(1) + m.group(2)
+        if _MGR1.match(stem):
+            w = stem
+    if m := _RE_5.match(w):
+        stem = m.group(1)
+        if _MGR1.match(stem) or (_MEQ1.match(stem) and not _RE3_5.match(stem)):
+            w = stem
+    if _RE_5_1.search(w) and _MGR1.match(w):
+        w = w[:-1]
+    if firstch == "y":
+        w = "y" + w[1:]
+    return w
+
+
+def porter_stem(word: str) -> str:
+    """lunr.stemmer: the Porter stemmer exactly as lunr.js 2.3.9 implements it."""
+    if word and max(word) > "\uffff":
+        # JavaScript strings are UTF-16: lengths and regex classes count code units.
+        units = "".join(c if c <= "\uffff" else _surrogates(ord(c)) for c in word)
+        return _porter_stem_units(units).encode("utf-16-le", "surrogatepass").decode("utf-16-le")
+    return _porter_stem_units(word)
+
+
+def _surrogates(code: int) -> str:
+    code -= 0x10000
+    return chr(0xD800 + (code >> 10)) + chr(0xDC00 + (code & 0x3FF))
+
+
+def _pipeline(token: str) -> str | None:
+    trimmed = _TRIM_TRAIL.sub("", _TRIM_LEAD.sub("", token))
+    return None if trimmed in STOP_WORDS else porter_stem(trimmed)
+
+
+class _TermCache(dict[str, str | None]):
+    """token → term, filled on first sight (a dict subclass so lookups stay in C)."""
+
+    def __missing__(self, token: str) -> str | None:
+        if len(self) > 1_000_000:
+            self.clear()
+        term = self[token] = _pipeline(token)
+        return term
+
+
+_TERMS = _TermCache()
+
+
+def index_term(token: str) -> str | None:
+    """What lunr's indexing pipeline makes of one lowercased token: the trimmed, stemmed
+    term, or None for a stop word. (lunr.js keeps a token trimmed to nothing as ``""``.)"""
+    return _TERMS[token]
+
+
+def tokenize(text: str) -> list[str]:
+    """lunr.tokenizer: the lowercased text split on whitespace and hyphens."""
+    text = text.lower()
+    if _NOT_PY_SPACE.search(text):
+        return _TOKEN.findall(text)
+    # str.split is much faster; it agrees with JavaScript's \s unless the text holds one of
+    # the characters only one of them counts as space.
+    return text.replace("-", " ").split()
+
+
+def field_terms(text: str) -> tuple[dict[str, int], int]:
+    """The term frequencies and the length (terms after stop words) lunr indexes for `text`."""
+    tokens = tokenize(text)
+    counts = Counter(map(_TERMS.__getitem__, tokens))
+    stop = counts.pop(None, 0)
+    return counts, len(tokens) - stop  # type: ignore[return-value]
+
+
+# ---------------------------------------------------------------------------------------------
+# What is indexed and shown for a paper
+
+
+@dataclass(frozen=True, slots=True)
+class SearchDoc:
+    """The searchable text and display data of one paper; `ref` is its page URL path."""
+
+    ref: str
+    title: str
+    date: str
+    topics: tuple[str, ...]
+    keywords: tuple[str, ...]
+    authors: tuple[str, ...]
+    abstract: str
+
+    def key_data(self) -> tuple[Any, ...]:
+        """Everything that goes into the encoded shard (for the cache key)."""
+        return (self.ref, self.title, self.date, self.topics, self.keywords, self.authors,
+                self.abstract)  # fmt: skip
+
+    def field_text(self, field: str) -> str:
+        """The text lunr indexes for `field` (a list field's items joined by spaces)."""
+        value = getattr(self, field)
+        return " ".join(value) if isinstance(value, tuple) else str(value)
+
+    @property
+    def snippet(self) -> str:
+        """The start of the abstract, cut at a word boundary."""
+        text = " ".join(self.abstract.split())
+        if len(text) <= SNIPPET_CHARS:
+            return text
+        cut = text[:SNIPPET_CHARS].rsplit(" ", 1)[0]
+        return cut.rstrip(" ,.;:") + "…"
+
+
+def search_doc(site: Site, paper: Paper) -> SearchDoc:
+    """The `SearchDoc` for a paper of `site`."""
+    extra = paper.data.get("search") or {}
+    return SearchDoc(
+        ref=site.paper_url(paper),
+        title=plain_text(paper.title),
+        date=paper.date.isoformat() if paper.date else "",
+        topics=tuple(str(t) for t in extra.get("topics", ())),
+        keywords=tuple(str(k) for k in extra.get("keywords", ())),
+        authors=tuple(paper.authors),
+        abstract=plain_text(paper.abstract),
+    )
+
+
+def shard_names(docs: Sequence[SearchDoc]) -> list[str]:
+    """Each doc's shard: its year (``2024``), its month (``2024-05``) when the year holds
+    more than `YEAR_SHARD_LIMIT` papers, or ``undated``."""
+    years = Counter(d.date[:4] for d in docs if d.date)
+    names = []
+    for d in docs:
+        if not d.date:
+            names.append("undated")
+        elif years[d.date[:4]] > YEAR_SHARD_LIMIT:
+            names.append(d.date[:7])
+        else:
+            names.append(d.date[:4])
+    return names
+
+
+def _field_texts(docs: Sequence[SearchDoc], field: str) -> Iterator[str]:
+    return (doc.field_text(field) for doc in docs)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def encode_field(texts: Iterable[str]) -> dict[str, Any]:
+    """One field's postings in a shard, from the field's text in each doc.
+
+    ``lengths[i]`` is doc i's field length; ``terms`` lists ``[term, gaps]`` or ``[term,
+    gaps, tfs]`` sorted by term: `gaps` are the numbers of the docs holding the term as
+    differences (the first from 0); `tfs`, present only when some doc holds the term more
+    than once, its frequency in each of those docs.
+    """
+    lengths = []
+    docs_of: defaultdict[str, list[int]] = defaultdict(list)
+    repeats: dict[str, list[tuple[int, int]]] = {}
+    # The hot loop of a build: one pass per posting, kept to the cheapest operations.
+    for i, text in enumerate(texts):
+        counts, length = field_terms(text)
+        lengths.append(length)
+        for term in counts:
+            docs_of[term].append(i)
+        for term, tf in [item for item in counts.items() if item[1] > 1]:
+            repeats.setdefault(term, []).append((i, tf))
+    terms: list[list[Any]] = []
+    for term in sorted(docs_of):
+        numbers = docs_of[term]
+        # Most terms occur in one doc: skip the general case's list building for them.
+        gaps = list(map(operator.sub, numbers, [0, *numbers[:-1]])) if len(numbers) > 1 else numbers
+        tf_pairs = repeats.get(term)
+        if tf_pairs:
+            terms.append([term, gaps, list(map(dict(tf_pairs).get, numbers, repeat(1)))])
+        else:
+            terms.append([term, gaps])
+    return {"lengths": lengths, "terms": terms}
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedShard:
+    """A shard's two encoded parts (canonical JSON text) and the key they were made from."""
+
+    key: str
+    first: str
+    rest: str
+
+
+def shard_key(docs: Sequence[SearchDoc]) -> str:
+    """The cache key of a shard: a hash of the format and of every doc's searchable data."""
+    # repr of tuples of strings is unambiguous and much faster than JSON.
+    data = repr((FORMAT_VERSION, LUNR_VERSION, [d.key_data() for d in docs]))
+    return hashlib.sha256(data.encode("utf-8", "surrogatepass")).hexdigest()[:24]
+
+
+def encode_shard(docs: Sequence[SearchDoc]) -> EncodedShard:
+    """Encode one shard's first-tier and rest parts."""
+    key = shard_key(docs)
+    first = {
+        "id": key,
+        "refs": [d.ref for d in docs],
+        "docs": [[d.title, d.date, list(d.topics)] for d in docs],
+        "fields": {f: encode_field(_field_texts(docs, f)) for f in FIRST_TIER_FIELDS},
+    }
+    rest = {
+        "id": key,
+        "snippets": [d.snippet for d in docs],
+        "fields": {f: encode_field(_field_texts(docs, f)) for f in REST_FIELDS},
+    }
+    return EncodedShard(key, _json(first), _json(rest))
+
+
+def _encode_shards(batch: list[list[SearchDoc]]) -> list[EncodedShard]:
+    return [encode_shard(docs) for docs in batch]
+
+
+# ---------------------------------------------------------------------------------------------
+# The shard cache
+
+
+class ShardCache:
+    """Encoded shards on disk, one file per key; unreadable entries count as missing."""
+
+    def __init__(self, folder: Path | None):
+        self.folder = folder
+        self.used: set[str] = set()
+
+    def _path(self, key: str) -> Path:
+        assert self.folder is not None
+        return self.folder / f"{key}.shard"
+
+    def get(self, key: str) -> EncodedShard | None:
+        """The cached shard for `key`, or None (also for a damaged or foreign entry)."""
+        if self.folder is None:
+            return None
+        try:
+            header, first, rest = self._path(key).read_text(encoding="utf-8").split("\n")
+        except (OSError, UnicodeDecodeError, ValueError):
+            return None
+        if header != _cache_header(key, first, rest):
+            return None
+        self.used.add(key)
+        return EncodedShard(key, first, rest)
+
+    def put(self, shard: EncodedShard) -> None:
+        """Store a shard (atomically: readers never see half a file); best effort."""
+        if self.folder is None:
+            return
+        self.used.add(shard.key)
+        # JSON text has no raw newlines, so one line per part is unambiguous.
+        header = _cache_header(shard.key, shard.first, shard.rest)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-")
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+                f.write(f"{header}\n{shard.first}\n{shard.rest}")
+            os.replace(tmp, self._path(shard.key))
+        except OSError:
+            pass
+
+    def prune(self) -> None:
+        """Remove entries this build did not use (papers that changed or left)."""
+        if self.folder is None or not self.folder.is_dir():
+            return
+        for path in self.folder.glob("*.shard"):
+            if path.stem not in self.used:
+                path.unlink(missing_ok=True)
+
+
+def _cache_header(key: str, first: str, rest: str) -> str:
+    """The first line of a cache entry: format, key and a checksum of the two parts, so a
+    truncated or edited entry is never used."""
+    digest = hashlib.sha256(f"{first}\n{rest}".encode()).hexdigest()[:16]
+    return f"digest-search {FORMAT_VERSION} {key} {digest}"
+
+
+def build_shards(
+    groups: Sequence[Sequence[SearchDoc]], cache: ShardCache, workers: int | None = None
+) -> list[EncodedShard]:
+    """Encode every group of docs, reusing cached shards; missing ones are encoded in
+    worker processes when there are enough papers to make that pay."""
+    keys = [shard_key(docs) for docs in groups]
+    found = {key: cache.get(key) for key in keys}
+    todo = [list(docs) for docs, key in zip(groups, keys, strict=True) if found[key] is None]
+    papers = sum(len(docs) for docs in todo)
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    if workers > 1 and len(todo) > 1 and papers >= PARALLEL_MIN_PAPERS:
+        built = _encode_in_processes(todo, workers)
+    else:
+        built = _encode_shards(todo)
+    for shard in built:
+        cache.put(shard)
+        found[shard.key] = shard
+    return [found[key] for key in keys]  # type: ignore[misc]
+
+
+def _encode_in_processes(todo: list[list[SearchDoc]], workers: int) -> list[EncodedShard]:
+    # Largest shards first, dealt round-robin, so the batches come out about even.
+    order = sorted(range(len(todo)), key=lambda i: -len(todo[i]))
+    batches: list[list[list[SearchDoc]]] = [[] for _ in range(min(workers, len(todo)))]
+    for n, i in enumerate(order):
+        batches[n % len(batches)].append(todo[i])
+    # forkserver: fork is unsafe once the build process has threads (the preview server).
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["digest.search"])
+    with concurrent.futures.ProcessPoolExecutor(len(batches), mp_context=context) as pool:
+        results = list(pool.map(_encode_shards, batches))
+    return [shard for batch in results for shard in batch]
+
+
+# ---------------------------------------------------------------------------------------------
+# Build entry points
 
 
 def lunr_js_path() -> Path:
@@ -33,60 +478,54 @@ def runtime_files() -> dict[str, bytes]:
     return {"lunr.min.js": lunr_js_path().read_bytes()}
 
 
-def documents(site: Site) -> list[dict[str, object]]:
-    """One display record per paper, in site order; the index refers to them by ``id``."""
-    docs = []
-    for i, paper in enumerate(site.papers):
-        abstract = plain_text(paper.abstract)
-        docs.append(
-            {
-                "id": str(i),
-                "title": paper.title,
-                "url": site.paper_url(paper),
-                "date": paper.date.isoformat() if paper.date else "",
-                "authors": ", ".join(paper.authors[:6]),
-                "snippet": abstract[:220],
-                "topics": list(_extra(paper, "topics")),
-                "keywords": list(_extra(paper, "keywords")),
-            }
-        )
-    return docs
+def _hashed_name(stem: str, data: bytes) -> str:
+    return f"search/{stem}.{hashlib.sha256(data).hexdigest()[:12]}.json"
 
 
-def _extra(paper: Paper, field: str) -> tuple[str, ...]:
-    """Words a plugin asked to index for `paper` (``paper.data["search"][field]``)."""
-    return tuple(paper.data.get("search", {}).get(field, ()))
+def write_search_files(
+    docs: Sequence[SearchDoc], out: OutputDir, cache: ShardCache, workers: int | None = None
+) -> dict[str, Any]:
+    """Write the manifest, the first tier and the rest shards for `docs` (see `site_docs`
+    for their order); returns the manifest."""
+    names = shard_names(docs)
+    order = list(dict.fromkeys(names))
+    groups = [[d for d, n in zip(docs, names, strict=True) if n == name] for name in order]
+    shards = build_shards(groups, cache, workers)
+    first = ('{"parts":[' + ",".join(s.first for s in shards) + "]}").encode("utf-8")
+    first_path = _hashed_name("first", first)
+    out.write_bytes(first_path, first)
+    rest_paths = []
+    for name, shard in zip(order, shards, strict=True):
+        data = shard.rest.encode("utf-8")
+        path = _hashed_name(f"rest-{name}", data)
+        out.write_bytes(path, data)
+        rest_paths.append(path)
+    manifest = {
+        "format": FORMAT_VERSION,
+        "lunr": LUNR_VERSION,
+        "documents": len(docs),
+        "fields": [{"name": name, "boost": boost} for name, boost in FIELDS],
+        "first": first_path,
+        "rest": rest_paths,
+    }
+    out.write_text("search/manifest.json", _json(manifest))
+    return manifest
+
+
+def site_docs(site: Site) -> list[SearchDoc]:
+    """The site's papers as `SearchDoc`s, newest first (then by URL).
+
+    Not in the site's order: plugins may rank papers differently every day, and a shard's
+    bytes must change only when its papers do. The order is also lunr's tie-break.
+    """
+    docs = sorted((search_doc(site, paper) for paper in site.papers), key=lambda d: d.ref)
+    return sorted(docs, key=lambda d: d.date, reverse=True)
 
 
 def write_index(site: Site, out: OutputDir) -> None:
-    """Write the lunr index and documents under content-hashed names plus a small manifest
-    (``search/manifest.json``) that tells the search page which files to fetch."""
-    docs = documents(site)
-    fields = [
-        {"field_name": "title", "boost": 10},
-        {"field_name": "authors", "boost": 3},
-        {"field_name": "topics", "boost": 2},
-        {"field_name": "keywords", "boost": 2},
-        {"field_name": "abstract"},
-    ]
-    corpus = [
-        {
-            "id": d["id"],
-            "title": d["title"],
-            "authors": " ".join(p.authors),
-            "topics": " ".join(d["topics"]),  # type: ignore[arg-type]
-            "keywords": " ".join(d["keywords"]),  # type: ignore[arg-type]
-            "abstract": plain_text(p.abstract),
-        }
-        for d, p in zip(docs, site.papers, strict=True)
-    ]
-    index = lunr(ref="id", fields=fields, documents=corpus)
-    manifest = {}
-    for name, payload in (("index", index.serialize()), ("documents", docs)):
-        data = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        raw = data.encode("utf-8")
-        digest = hashlib.sha256(raw).hexdigest()[:12]
-        path = f"search/{name}.{digest}.json"
-        out.write_bytes(path, raw)
-        manifest[name] = path
-    out.write_text("search/manifest.json", json.dumps(manifest, sort_keys=True))
+    """Write the search files for the site's papers, reusing the site's shard cache
+    (``<site root>/.digest-cache/search/``) and pruning entries no longer used."""
+    docs = site_docs(site)
+    cache = ShardCache(site.config.root / CACHE_DIR)
+    write_search_files(docs, out, cache)
+    cache.prune()

@@ -1,0 +1,133 @@
+#!/usr/bin/env node
+// Query a built site's search index with lunr.js, as the search page does.
+//
+//   node tests/search_query.js [--first-only] <site>/search/manifest.json <query> [<query> …]
+//       prints {"complete": bool, "answers": [<search result>, …]} (one answer per query)
+//   node tests/search_query.js --dump [--first-only] <manifest>
+//       prints the assembled index in lunr's serialized form (lunr.Index#toJSON)
+//   node tests/search_query.js --bench <runs> <manifest> <query> [<query> …]
+//       prints load and query timings in milliseconds
+//   node tests/search_query.js --reference <docs.json>
+//       builds an index with lunr.js's own Builder from {"fields": [{name, boost}],
+//       "docs": [{ref, <field>: text}]} and prints it serialized: the oracle for --dump
+//   node tests/search_query.js --lunr-index <serialized.json> <query> [<query> …]
+//       queries any serialized lunr index (e.g. one lunr.py wrote) with lunr.js
+//
+// Files named in the manifest are read relative to the site root (the manifest's parent
+// folder's parent). Uses the theme's own engine (search-worker.js) and node_modules' lunr.
+"use strict";
+const fs = require("fs");
+const path = require("path");
+
+const REPO = path.resolve(__dirname, "..");
+const lunr = require(path.join(REPO, "node_modules", "lunr", "lunr.js"));
+const { createEngine } = require(path.join(REPO, "themes", "default", "static", "search-worker.js"));
+
+function usage() {
+  process.stderr.write("usage: search_query.js [--dump|--bench N] [--first-only] <manifest.json> [query …]\n");
+  process.exit(2);
+}
+
+const args = process.argv.slice(2);
+let mode = "query";
+let runs = 0;
+let firstOnly = false;
+while (args.length && args[0].startsWith("--")) {
+  const flag = args.shift();
+  if (flag === "--dump") mode = "dump";
+  else if (flag === "--bench") { mode = "bench"; runs = Number(args.shift()); }
+  else if (flag === "--first-only") firstOnly = true;
+  else if (flag === "--reference") mode = "reference";
+  else if (flag === "--lunr-index") mode = "lunr-index";
+  else usage();
+}
+if (!args.length) usage();
+
+if (mode === "reference") {
+  const spec = JSON.parse(fs.readFileSync(args[0], "utf8"));
+  const index = lunr(function () {
+    this.ref("ref");
+    spec.fields.forEach((f) => this.field(f.name, { boost: f.boost }));
+    spec.docs.forEach((d) => this.add(d));
+  });
+  process.stdout.write(JSON.stringify(index));
+} else if (mode === "lunr-index") {
+  const index = lunr.Index.load(JSON.parse(fs.readFileSync(args.shift(), "utf8")));
+  const answers = args.map((q) => index.search(q).map((r) => ({ ref: r.ref, score: r.score })));
+  process.stdout.write(JSON.stringify({ answers: answers }));
+} else {
+  main();
+}
+
+function main() {
+  const manifestPath = path.resolve(args.shift());
+  const root = path.dirname(path.dirname(manifestPath));
+  const read = (rel) => fs.readFileSync(path.join(root, rel), "utf8");
+
+  const engine = createEngine(lunr);
+  const manifestText = fs.readFileSync(manifestPath, "utf8");
+  const firstText = read(JSON.parse(manifestText).first);
+  const restTexts = firstOnly ? [] : JSON.parse(manifestText).rest.map(read);
+
+  function load(withRest) {
+    const manifest = JSON.parse(manifestText);
+    const first = JSON.parse(firstText);
+    const rests = withRest ? restTexts.map((t) => JSON.parse(t)) : [];
+    return engine.assemble(manifest, first.parts, rests);
+  }
+
+  function median(values) {
+    const sorted = values.slice().sort((a, b) => a - b);
+    const mid = sorted.length >> 1;
+    return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  }
+
+  function time(fn) {
+    const start = process.hrtime.bigint();
+    const value = fn();
+    return [Number(process.hrtime.bigint() - start) / 1e6, value];
+  }
+
+  if (mode === "dump") {
+    process.stdout.write(JSON.stringify(load(!firstOnly).index));
+  } else if (mode === "query") {
+    const state = load(!firstOnly);
+    const answers = args.map((q) => engine.search(state, q, 1000));
+    process.stdout.write(JSON.stringify({ complete: state.complete, answers: answers }));
+  } else {
+    const loads = { first: [], full: [] };
+    let first = null;
+    let full = null;
+    for (let i = 0; i < runs; i++) {
+      let ms;
+      [ms, first] = time(() => load(false));
+      loads.first.push(ms);
+      if (!firstOnly) {
+        [ms, full] = time(() => load(true));
+        loads.full.push(ms);
+      }
+    }
+    const queryTimes = (state) => {
+      const per = [];
+      for (const q of args) {
+        engine.search(state, q, 20); // warm-up, as a page re-runs queries while typing
+        const times = [];
+        for (let i = 0; i < Math.max(runs, 5); i++) times.push(time(() => engine.search(state, q, 20))[0]);
+        per.push({ query: q, median: median(times), results: engine.search(state, q, 20).total });
+      }
+      return per;
+    };
+    const report = {
+      load_first_ms: median(loads.first),
+      queries_first: queryTimes(first),
+      query_median_first_ms: 0,
+    };
+    report.query_median_first_ms = median(report.queries_first.map((r) => r.median));
+    if (!firstOnly) {
+      report.load_full_ms = median(loads.full);
+      report.queries_full = queryTimes(full);
+      report.query_median_full_ms = median(report.queries_full.map((r) => r.median));
+    }
+    process.stdout.write(JSON.stringify(report));
+  }
+}

@@ -1,0 +1,323 @@
+// The search engine: turns the build's compact index shards into a lunr.js index and answers
+// queries. One file, three hosts: a Web Worker (the search page's normal case), the page
+// itself (browsers without workers) and Node (the test suite and the benchmark).
+(function (global) {
+  "use strict";
+
+  // What lunr.Builder uses by default (lunr 2.3.9), kept here because the field vectors are
+  // computed here rather than by the builder.
+  var K1 = 1.2;
+  var B = 0.75;
+  // Metadata of a term in a document: none is indexed (no positions), so one shared empty
+  // object serves every posting; lunr only ever reads its keys.
+  var NO_METADATA = Object.freeze(Object.create(null));
+  var SYNTAX = /[:~^+*\\]/g;
+
+  function createEngine(lunr) {
+    // The search-time pipeline lunr.Builder serializes by default: the stemmer only.
+    var SEARCH_PIPELINE = ["stemmer"];
+
+    // Build the lunr.Index for the parts loaded so far: `firsts` (every first-tier part, in
+    // manifest order) and `rests` (the abstract shards, any subset; none while loading).
+    function assemble(manifest, firsts, rests) {
+      var fields = manifest.fields.map(function (f) { return f.name; });
+      var boosts = {};
+      manifest.fields.forEach(function (f) { boosts[f.name] = f.boost || 1; });
+      var refs = [];
+      var docs = [];
+      var base = Object.create(null);
+      firsts.forEach(function (part) {
+        base[part.id] = refs.length;
+        part.refs.forEach(function (ref, i) {
+          var d = part.docs[i];
+          refs.push(ref);
+          docs.push({ url: ref, title: d[0], date: d[1], topics: d[2], snippet: "" });
+        });
+      });
+      var n = refs.length;
+      var lengths = Object.create(null);
+      // field → term → [start, gaps, tfs, start, gaps, tfs, …]: one chunk per shard.
+      var chunks = Object.create(null);
+      fields.forEach(function (f) {
+        lengths[f] = new Float64Array(n);
+        chunks[f] = new Map();
+      });
+
+      function addPart(part) {
+        var start = base[part.id];
+        if (start === undefined) throw new Error("search shard " + part.id + " is not in the index");
+        Object.keys(part.fields).forEach(function (field) {
+          var encoded = part.fields[field];
+          var fieldChunks = chunks[field];
+          if (!fieldChunks) throw new Error("search shard has an unknown field " + field);
+          var fieldLengths = lengths[field];
+          for (var i = 0; i < encoded.lengths.length; i++) fieldLengths[start + i] = encoded.lengths[i];
+          var terms = encoded.terms;
+          for (var t = 0; t < terms.length; t++) {
+            var entry = terms[t];
+            var list = fieldChunks.get(entry[0]);
+            if (list) list.push(start, entry[1], entry[2]);
+            else fieldChunks.set(entry[0], [start, entry[1], entry[2]]);
+          }
+        });
+        if (part.snippets) {
+          part.snippets.forEach(function (s, i) { docs[start + i].snippet = s; });
+        }
+      }
+      firsts.forEach(addPart);
+      // In document order, so every posting lists its documents in the order lunr would.
+      rests.slice().sort(function (a, b) { return base[a.id] - base[b.id]; }).forEach(addPart);
+
+      var termSet = new Set();
+      fields.forEach(function (f) { chunks[f].forEach(function (_, term) { termSet.add(term); }); });
+      // Default sort compares UTF-16 code units: the order lunr.TokenSet.Builder requires.
+      var terms = Array.from(termSet).sort();
+
+      var average = Object.create(null);
+      var vectors = Object.create(null);
+      fields.forEach(function (f) {
+        var sum = 0;
+        for (var i = 0; i < n; i++) sum += lengths[f][i];
+        average[f] = sum / n;
+        vectors[f] = new Array(n);
+      });
+      var invertedIndex = new Array(terms.length);
+      var fieldChunks = fields.map(function (f) { return chunks[f].get.bind(chunks[f]); });
+      for (var ti = 0; ti < terms.length; ti++) {
+        var term = terms[ti];
+        var posting = { _index: ti };
+        var withTerm = 0;
+        var fi, list, c, k;
+        for (fi = 0; fi < fields.length; fi++) {
+          list = fieldChunks[fi](term);
+          if (!list) {
+            posting[fields[fi]] = NO_METADATA;
+            continue;
+          }
+          var byRef = Object.create(null);
+          for (c = 0; c < list.length; c += 3) {
+            var gaps = list[c + 1];
+            var d = list[c];
+            for (k = 0; k < gaps.length; k++) {
+              d += gaps[k];
+              byRef[refs[d]] = NO_METADATA;
+            }
+            withTerm += gaps.length;
+          }
+          posting[fields[fi]] = byRef;
+        }
+        // lunr.idf: documentsWithTerm counts a document once per field holding the term.
+        var x = (n - withTerm + 0.5) / (withTerm + 0.5);
+        var idf = Math.log(1 + Math.abs(x));
+        for (fi = 0; fi < fields.length; fi++) {
+          list = fieldChunks[fi](term);
+          if (!list) continue;
+          var field = fields[fi];
+          var fieldLengths = lengths[field];
+          var avg = average[field];
+          var boost = boosts[field];
+          var fieldVectors = vectors[field];
+          for (c = 0; c < list.length; c += 3) {
+            var doc = list[c];
+            var docGaps = list[c + 1];
+            var tfs = list[c + 2];
+            for (k = 0; k < docGaps.length; k++) {
+              doc += docGaps[k];
+              var tf = tfs ? tfs[k] : 1;
+              // lunr.Builder#createFieldVectors, operation for operation (same rounding).
+              var score = idf * ((K1 + 1) * tf) / (K1 * (1 - B + B * (fieldLengths[doc] / avg)) + tf);
+              score *= boost;
+              score *= 1; // document boost
+              var elements = fieldVectors[doc];
+              if (elements) elements.push(ti, Math.round(score * 1000) / 1000);
+              else fieldVectors[doc] = [ti, Math.round(score * 1000) / 1000];
+            }
+          }
+        }
+        invertedIndex[ti] = [term, posting];
+      }
+      var serializedVectors = [];
+      for (var di = 0; di < n; di++) {
+        for (fi = 0; fi < fields.length; fi++) {
+          var elements = vectors[fields[fi]][di];
+          // A field without terms is never scored; the first field's (empty) vector is kept so
+          // that negated queries ("-vision"), which walk every vector, still see each document.
+          if (elements || fi === 0) serializedVectors.push([fields[fi] + "/" + refs[di], elements || []]);
+        }
+      }
+      var serialized = {
+        version: lunr.version,
+        fields: fields,
+        fieldVectors: serializedVectors,
+        invertedIndex: invertedIndex,
+        pipeline: SEARCH_PIPELINE
+      };
+      return {
+        serialized: serialized,
+        index: lunr.Index.load(serialized),
+        docs: docs,
+        byRef: new Map(docs.map(function (d) { return [d.url, d]; })),
+        complete: rests.length === manifest.rest.length
+      };
+    }
+
+    // The query's words without lunr syntax, for when lunr cannot parse it.
+    function plainQuery(index, q) {
+      var tokens = lunr.tokenizer(q.replace(SYNTAX, " ")).map(function (t) { return lunr.trimmer(t); });
+      tokens = tokens.filter(function (t) { return t.toString() !== ""; });
+      if (!tokens.length) return [];
+      return index.query(function (query) { query.term(tokens); });
+    }
+
+    // Search `q` (lunr query syntax). A query lunr cannot parse (a stray ":" or "~") is
+    // answered for its plain words instead; a plain query that finds nothing while its last
+    // word is still being typed is retried as a prefix ("diffu" → "diffu*").
+    function search(state, q, limit) {
+      q = (q || "").trim();
+      var out = { query: q, total: 0, results: [], fallback: false, prefix: false, complete: state.complete };
+      if (!q) return out;
+      var results;
+      try {
+        results = state.index.search(q);
+        if (!results.length && /\w$/.test(q) && !/[:~^+*\-\\]/.test(q)) {
+          results = state.index.search(q + "*");
+          out.prefix = results.length > 0;
+        }
+      } catch (e) {
+        if (!(e instanceof lunr.QueryParseError)) throw e;
+        results = plainQuery(state.index, q);
+        out.fallback = true;
+      }
+      out.total = results.length;
+      out.results = results.slice(0, limit || 50).map(function (r) {
+        var d = state.byRef.get(r.ref);
+        var terms = Object.keys(r.matchData.metadata);
+        return {
+          url: r.ref,
+          score: Math.round(r.score * 1000) / 1000,
+          title: d.title,
+          date: d.date,
+          topics: d.topics,
+          snippet: d.snippet,
+          terms: terms,
+          marks: { title: marks(d.title, terms), snippet: marks(d.snippet, terms) }
+        };
+      });
+      return out;
+    }
+
+    // The term lunr indexes for a word (lunr.tokenizer lowercases, then trimmer, stemmer).
+    function termOf(word) {
+      return lunr.stemmer(lunr.trimmer(new lunr.Token(word.toLowerCase()))).toString();
+    }
+
+    // Where the words of `text` that lunr indexes as one of `terms` are: [start, end, …]
+    // offsets of each word without the punctuation lunr trims off.
+    function marks(text, terms) {
+      var out = [];
+      if (!text || !terms.length) return out;
+      var wanted = new Set(terms);
+      var re = /[^\s\-]+/g;
+      var m;
+      while ((m = re.exec(text))) {
+        var word = m[0];
+        if (!wanted.has(termOf(word))) continue;
+        var lower = word.toLowerCase();
+        if (lower.length !== word.length) {
+          out.push(m.index, m.index + word.length);
+          continue;
+        }
+        var lead = /^\W*/.exec(lower)[0].length;
+        var core = lower.slice(lead).replace(/\W+$/, "");
+        out.push(m.index + lead, m.index + lead + (core.length || word.length - lead));
+      }
+      return out;
+    }
+
+    return { assemble: assemble, search: search, termOf: termOf };
+  }
+
+  // Fetches the manifest, the first tier, then (in the background) the rest, and keeps the
+  // best index built so far. `fetchJSON(url)` returns a promise of parsed JSON.
+  function createLoader(engine, fetchJSON, manifestUrl, rootUrl, onReady) {
+    var state = null;
+    var manifestPromise = fetchJSON(manifestUrl);
+    var firstReady = manifestPromise.then(function (manifest) {
+      return fetchJSON(rootUrl + manifest.first).then(function (first) {
+        state = engine.assemble(manifest, first.parts, []);
+        onReady(state);
+        if (!manifest.rest.length) return state;
+        Promise.all(manifest.rest.map(function (path) { return fetchJSON(rootUrl + path); }))
+          .then(function (rests) {
+            state = engine.assemble(manifest, first.parts, rests);
+            onReady(state);
+          })
+          .catch(function () { /* the abstracts stay unsearched; titles still work */ });
+        return state;
+      });
+    });
+    return { ready: firstReady, current: function () { return state; } };
+  }
+
+  var api = { createEngine: createEngine, createLoader: createLoader };
+  if (typeof module === "object" && module.exports) {
+    module.exports = api;
+    return;
+  }
+  var isWorker = typeof WorkerGlobalScope !== "undefined" && global instanceof WorkerGlobalScope;
+  if (!isWorker) {
+    global.DigestSearch = api;
+    return;
+  }
+
+  // The worker's side of the page protocol: "init" {manifest, root, lunr} once, then
+  // "search" {id, q, limit}; answers "ready" {complete} and "results" {id, ...}.
+  var engine = null;
+  var loader = null;
+  var pending = null;
+
+  function fetchJSON(url) {
+    return fetch(url).then(function (r) {
+      if (!r.ok) throw new Error(url + ": HTTP " + r.status);
+      return r.json();
+    });
+  }
+
+  function answer(message) {
+    var state = loader && loader.current();
+    if (!state) {
+      pending = message;
+      return;
+    }
+    var result;
+    try {
+      result = engine.search(state, message.q, message.limit);
+    } catch (e) {
+      result = { query: message.q, total: 0, results: [], error: String(e && e.message || e) };
+    }
+    result.id = message.id;
+    result.type = "results";
+    global.postMessage(result);
+  }
+
+  global.onmessage = function (event) {
+    var message = event.data;
+    if (message.type === "init" && !loader) {
+      global.importScripts(message.lunr);
+      engine = createEngine(global.lunr);
+      loader = createLoader(engine, fetchJSON, message.manifest, message.root, function (state) {
+        global.postMessage({ type: "ready", complete: state.complete, documents: state.docs.length });
+        if (pending) {
+          var next = pending;
+          pending = null;
+          answer(next);
+        }
+      });
+      loader.ready.catch(function (e) {
+        global.postMessage({ type: "error", message: String(e && e.message || e) });
+      });
+    } else if (message.type === "search") {
+      answer(message);
+    }
+  };
+})(typeof self !== "undefined" ? self : this);
