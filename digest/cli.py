@@ -247,4 +247,52 @@ def new_command(folder: Path) -> None:
     click.echo(f"next: cd {folder} && digest build && digest serve")
 
 
+@main.command("serve")
+@click.option(
+    "--config",
+    "config_path",
+    default="site.toml",
+    type=click.Path(path_type=Path),
+    help=CONFIG_HELP,
+    show_default=True,
+)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; anything but loopback exposes the preview to the network.",
+)
+@click.option(
+    "--port",
+    default=8000,
+    type=click.IntRange(0, 65535),
+    show_default=True,
+    help="Port to listen on; 0 picks a free one.",
+)
+@click.option("--open", "open_browser", is_flag=True, help="Open the site in a web browser.")
+@click.option(
+    "--date", callback=_date, help="Build as of this date (YYYY-MM-DD; default today UTC)."
+)
+@click.option(
+    "--livereload/--no-livereload",
+    default=True,
+    show_default=True,
+    help="Reload open pages after each rebuild and show build errors in them.",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log every request.")
+def serve_command(
+    config_path: Path,
+    host: str,
+    port: int,
+    open_browser: bool,
+    date: dt.date | None,
+    livereload: bool,
+    verbose: bool,
+) -> None:
+    """Build the site, serve it and rebuild on every change, reloading the browser."""
+    from digest.serve import serve
+
+    serve(config_path, host, port, open_browser, date, livereload, verbose)
+
+
 __all__ = ["DigestError", "main"]
