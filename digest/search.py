@@ -34,6 +34,7 @@ import operator
 import os
 import re
 import tempfile
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -434,7 +435,7 @@ def build_shards(
     todo = [list(docs) for docs, key in zip(groups, keys, strict=True) if found[key] is None]
     papers = sum(len(docs) for docs in todo)
     workers = workers if workers is not None else (os.cpu_count() or 1)
-    if workers > 1 and len(todo) > 1 and papers >= PARALLEL_MIN_PAPERS:
+    if workers > 1 and len(todo) > 1 and papers >= PARALLEL_MIN_PAPERS and _can_fork():
         built = _encode_in_processes(todo, workers)
     else:
         built = _encode_shards(todo)
@@ -444,18 +445,33 @@ def build_shards(
     return [found[key] for key in keys]  # type: ignore[misc]
 
 
+# The shards a pool of forked workers encodes: set before the fork, so the children inherit
+# the docs instead of receiving them pickled.
+_TODO: list[list[SearchDoc]] = []
+
+
+def _encode_todo(i: int) -> EncodedShard:
+    return encode_shard(_TODO[i])
+
+
+def _can_fork() -> bool:
+    # Forking a process that runs other threads (the preview server's) can deadlock the
+    # child; forkserver and spawn would re-import the caller's __main__. So: fork or serial.
+    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+
+
 def _encode_in_processes(todo: list[list[SearchDoc]], workers: int) -> list[EncodedShard]:
-    # Largest shards first, dealt round-robin, so the batches come out about even.
+    global _TODO
+    # Biggest first, one shard per task: the pool balances the load itself.
     order = sorted(range(len(todo)), key=lambda i: -len(todo[i]))
-    batches: list[list[list[SearchDoc]]] = [[] for _ in range(min(workers, len(todo)))]
-    for n, i in enumerate(order):
-        batches[n % len(batches)].append(todo[i])
-    # forkserver: fork is unsafe once the build process has threads (the preview server).
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["digest.search"])
-    with concurrent.futures.ProcessPoolExecutor(len(batches), mp_context=context) as pool:
-        results = list(pool.map(_encode_shards, batches))
-    return [shard for batch in results for shard in batch]
+    _TODO = todo
+    try:
+        context = multiprocessing.get_context("fork")
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+            built = dict(zip(order, pool.map(_encode_todo, order), strict=True))
+    finally:
+        _TODO = []
+    return [built[i] for i in range(len(todo))]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -513,13 +529,17 @@ def write_search_files(
 
 
 def site_docs(site: Site) -> list[SearchDoc]:
-    """The site's papers as `SearchDoc`s, newest first (then by URL).
+    """The site's papers as `SearchDoc`s, in `index_order`."""
+    return index_order(search_doc(site, paper) for paper in site.papers)
 
-    Not in the site's order: plugins may rank papers differently every day, and a shard's
-    bytes must change only when its papers do. The order is also lunr's tie-break.
+
+def index_order(docs: Iterable[SearchDoc]) -> list[SearchDoc]:
+    """Newest first, then by URL: the order of the index, and lunr's tie-break.
+
+    Not the site's order: plugins may rank papers differently every day, and a shard's
+    bytes must change only when its papers do.
     """
-    docs = sorted((search_doc(site, paper) for paper in site.papers), key=lambda d: d.ref)
-    return sorted(docs, key=lambda d: d.date, reverse=True)
+    return sorted(sorted(docs, key=lambda d: d.ref), key=lambda d: d.date, reverse=True)
 
 
 def write_index(site: Site, out: OutputDir) -> None:

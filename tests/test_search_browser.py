@@ -151,6 +151,8 @@ def test_typing_shows_the_expected_first_result(driver: Any, demo_url: str) -> N
     assert [m.text for m in snippet.find_elements(By.TAG_NAME, "mark")][:2] == ["unit", "scaling"]
     assert first["href"].startswith(demo_url + "papers/")
     assert driver.current_url == demo_url + "search/?q=unit+scaling"
+    # lunr runs in the worker, not on the page's thread
+    assert driver.execute_script("return typeof window.lunr") == "undefined"
     status = driver.find_element(By.ID, "search-status").text
     assert "results for “unit scaling”" in status
     assert severe_logs(driver) == []
@@ -248,3 +250,31 @@ def test_without_javascript_the_page_says_search_needs_it(demo_url: str) -> None
         assert not browser.find_element(By.ID, "q").is_displayed()
     finally:
         browser.quit()
+
+
+def test_without_workers_the_page_searches_itself(driver: Any, demo_url: str) -> None:
+    script = driver.execute_cdp_cmd(
+        "Page.addScriptToEvaluateOnNewDocument", {"source": "delete window.Worker;"}
+    )
+    try:
+        driver.get(demo_url + "search/?q=unit+scaling")
+        wait_for(driver, lambda d: first_title(d) == UNIT, "the Unit Scaling paper first")
+        assert driver.execute_script("return typeof window.lunr") == "function"
+    finally:
+        driver.execute_cdp_cmd(
+            "Page.removeScriptToEvaluateOnNewDocument", {"identifier": script["identifier"]}
+        )
+
+
+def test_other_pages_do_not_load_the_index(driver: Any, demo_url: str) -> None:
+    driver.get(demo_url)
+    loaded = driver.execute_script(
+        "return performance.getEntriesByType('resource').map(e => e.name)"
+    )
+    assert loaded
+    assert not [url for url in loaded if "/search/" in url or "lunr" in url]
+    # the header's search box leads to the search page with the query
+    box = driver.find_element(By.ID, "header-q")
+    box.send_keys("unit scaling", Keys.ENTER)
+    wait_for(driver, lambda d: first_title(d) == UNIT, "the search page's results")
+    assert driver.current_url == demo_url + "search/?q=unit+scaling"

@@ -21,30 +21,58 @@
     // manifest order) and `rests` (the abstract shards, any subset; none while loading).
     function assemble(manifest, firsts, rests) {
       var fields = manifest.fields.map(function (f) { return f.name; });
-      var boosts = {};
-      manifest.fields.forEach(function (f) { boosts[f.name] = f.boost || 1; });
+      var boosts = manifest.fields.map(function (f) { return f.boost || 1; });
+      var docs = collectDocs(firsts);
+      var postings = collectPostings(fields, docs, firsts, rests);
+      // Default sort compares UTF-16 code units: the order lunr.TokenSet.Builder requires.
+      var terms = Array.from(postings.terms).sort();
+      var built = invert(fields, boosts, docs, postings, terms);
+      var serialized = {
+        version: lunr.version,
+        fields: fields,
+        fieldVectors: serializeVectors(fields, docs.refs, built.vectors),
+        invertedIndex: built.invertedIndex,
+        pipeline: SEARCH_PIPELINE
+      };
+      return {
+        serialized: serialized,
+        index: lunr.Index.load(serialized),
+        docs: docs.list,
+        byRef: new Map(docs.list.map(function (d) { return [d.url, d]; })),
+        complete: rests.length === manifest.rest.length
+      };
+    }
+
+    // Every document of the first tier, numbered in order; `base[part.id]` is the number of
+    // a part's first document.
+    function collectDocs(firsts) {
       var refs = [];
-      var docs = [];
+      var list = [];
       var base = Object.create(null);
       firsts.forEach(function (part) {
         base[part.id] = refs.length;
         part.refs.forEach(function (ref, i) {
           var d = part.docs[i];
           refs.push(ref);
-          docs.push({ url: ref, title: d[0], date: d[1], topics: d[2], snippet: "" });
+          list.push({ url: ref, title: d[0], date: d[1], topics: d[2], snippet: "" });
         });
       });
-      var n = refs.length;
+      return { refs: refs, list: list, base: base };
+    }
+
+    // Field lengths per document, and for each field and term the shards' posting lists
+    // (`chunks`: [first document, gaps, tfs, …], one triple per shard, in document order).
+    function collectPostings(fields, docs, firsts, rests) {
+      var n = docs.refs.length;
       var lengths = Object.create(null);
-      // field → term → [start, gaps, tfs, start, gaps, tfs, …]: one chunk per shard.
       var chunks = Object.create(null);
+      var terms = new Set();
       fields.forEach(function (f) {
         lengths[f] = new Float64Array(n);
         chunks[f] = new Map();
       });
-
       function addPart(part) {
-        var start = base[part.id];
+        var start = docs.base[part.id];
         if (start === undefined) throw new Error("search shard " + part.id + " is not in the index");
         Object.keys(part.fields).forEach(function (field) {
           var encoded = part.fields[field];
@@ -52,113 +80,128 @@
           if (!fieldChunks) throw new Error("search shard has an unknown field " + field);
           var fieldLengths = lengths[field];
           for (var i = 0; i < encoded.lengths.length; i++) fieldLengths[start + i] = encoded.lengths[i];
-          var terms = encoded.terms;
-          for (var t = 0; t < terms.length; t++) {
-            var entry = terms[t];
+          var entries = encoded.terms;
+          for (var t = 0; t < entries.length; t++) {
+            var entry = entries[t];
             var list = fieldChunks.get(entry[0]);
-            if (list) list.push(start, entry[1], entry[2]);
-            else fieldChunks.set(entry[0], [start, entry[1], entry[2]]);
+            if (list) {
+              list.push(start, entry[1], entry[2]);
+            } else {
+              fieldChunks.set(entry[0], [start, entry[1], entry[2]]);
+              terms.add(entry[0]);
+            }
           }
         });
         if (part.snippets) {
-          part.snippets.forEach(function (s, i) { docs[start + i].snippet = s; });
+          part.snippets.forEach(function (s, i) { docs.list[start + i].snippet = s; });
         }
       }
       firsts.forEach(addPart);
       // In document order, so every posting lists its documents in the order lunr would.
-      rests.slice().sort(function (a, b) { return base[a.id] - base[b.id]; }).forEach(addPart);
+      rests.slice().sort(function (a, b) { return docs.base[a.id] - docs.base[b.id]; }).forEach(addPart);
+      return { lengths: lengths, chunks: chunks, terms: terms };
+    }
 
-      var termSet = new Set();
-      fields.forEach(function (f) { chunks[f].forEach(function (_, term) { termSet.add(term); }); });
-      // Default sort compares UTF-16 code units: the order lunr.TokenSet.Builder requires.
-      var terms = Array.from(termSet).sort();
-
-      var average = Object.create(null);
-      var vectors = Object.create(null);
-      fields.forEach(function (f) {
+    // lunr's inverted index (term → {_index, field → {ref → metadata}}) and the BM25 field
+    // vectors, computed as lunr.Builder#createFieldVectors computes them.
+    function invert(fields, boosts, docs, postings, terms) {
+      var n = docs.refs.length;
+      var average = [];
+      var vectors = [];
+      var getChunks = fields.map(function (f) {
         var sum = 0;
-        for (var i = 0; i < n; i++) sum += lengths[f][i];
-        average[f] = sum / n;
-        vectors[f] = new Array(n);
+        var fieldLengths = postings.lengths[f];
+        for (var i = 0; i < n; i++) sum += fieldLengths[i];
+        average.push(sum / n);
+        vectors.push(new Array(n));
+        return postings.chunks[f].get.bind(postings.chunks[f]);
       });
+      var Posting = postingType(fields, getChunks, docs.refs, terms);
       var invertedIndex = new Array(terms.length);
-      var fieldChunks = fields.map(function (f) { return chunks[f].get.bind(chunks[f]); });
       for (var ti = 0; ti < terms.length; ti++) {
         var term = terms[ti];
-        var posting = { _index: ti };
+        var fi, list, c, k, d, gaps;
         var withTerm = 0;
-        var fi, list, c, k;
         for (fi = 0; fi < fields.length; fi++) {
-          list = fieldChunks[fi](term);
-          if (!list) {
-            posting[fields[fi]] = NO_METADATA;
-            continue;
-          }
-          var byRef = Object.create(null);
-          for (c = 0; c < list.length; c += 3) {
-            var gaps = list[c + 1];
-            var d = list[c];
-            for (k = 0; k < gaps.length; k++) {
-              d += gaps[k];
-              byRef[refs[d]] = NO_METADATA;
-            }
-            withTerm += gaps.length;
-          }
-          posting[fields[fi]] = byRef;
+          list = getChunks[fi](term);
+          if (!list) continue;
+          for (c = 0; c < list.length; c += 3) withTerm += list[c + 1].length;
         }
         // lunr.idf: documentsWithTerm counts a document once per field holding the term.
         var x = (n - withTerm + 0.5) / (withTerm + 0.5);
         var idf = Math.log(1 + Math.abs(x));
         for (fi = 0; fi < fields.length; fi++) {
-          list = fieldChunks[fi](term);
+          list = getChunks[fi](term);
           if (!list) continue;
-          var field = fields[fi];
-          var fieldLengths = lengths[field];
-          var avg = average[field];
-          var boost = boosts[field];
-          var fieldVectors = vectors[field];
+          var fieldLengths = postings.lengths[fields[fi]];
+          var avg = average[fi];
+          var boost = boosts[fi];
+          var fieldVectors = vectors[fi];
           for (c = 0; c < list.length; c += 3) {
-            var doc = list[c];
-            var docGaps = list[c + 1];
+            d = list[c];
+            gaps = list[c + 1];
             var tfs = list[c + 2];
-            for (k = 0; k < docGaps.length; k++) {
-              doc += docGaps[k];
+            for (k = 0; k < gaps.length; k++) {
+              d += gaps[k];
               var tf = tfs ? tfs[k] : 1;
               // lunr.Builder#createFieldVectors, operation for operation (same rounding).
-              var score = idf * ((K1 + 1) * tf) / (K1 * (1 - B + B * (fieldLengths[doc] / avg)) + tf);
+              var score = idf * ((K1 + 1) * tf) / (K1 * (1 - B + B * (fieldLengths[d] / avg)) + tf);
               score *= boost;
               score *= 1; // document boost
-              var elements = fieldVectors[doc];
+              var elements = fieldVectors[d];
               if (elements) elements.push(ti, Math.round(score * 1000) / 1000);
-              else fieldVectors[doc] = [ti, Math.round(score * 1000) / 1000];
+              else fieldVectors[d] = [ti, Math.round(score * 1000) / 1000];
             }
           }
         }
-        invertedIndex[ti] = [term, posting];
+        invertedIndex[ti] = [term, new Posting(ti)];
       }
-      var serializedVectors = [];
-      for (var di = 0; di < n; di++) {
-        for (fi = 0; fi < fields.length; fi++) {
-          var elements = vectors[fields[fi]][di];
+      return { invertedIndex: invertedIndex, vectors: vectors };
+    }
+
+    // lunr's posting of a term: {_index, <field>: {<ref>: metadata}}. Each field's documents
+    // are turned into that object the first time lunr reads it: most terms are never
+    // queried, and building every one would be most of the loading time.
+    function postingType(fields, getChunks, refs, terms) {
+      function Posting(index) { this._index = index; }
+      fields.forEach(function (field, fi) {
+        Object.defineProperty(Posting.prototype, field, {
+          enumerable: true,
+          configurable: true,
+          get: function () {
+            var list = getChunks[fi](terms[this._index]);
+            var byRef = NO_METADATA;
+            if (list) {
+              byRef = Object.create(null);
+              for (var c = 0; c < list.length; c += 3) {
+                var gaps = list[c + 1];
+                var d = list[c];
+                for (var k = 0; k < gaps.length; k++) {
+                  d += gaps[k];
+                  byRef[refs[d]] = NO_METADATA;
+                }
+              }
+            }
+            Object.defineProperty(this, field, { value: byRef, enumerable: true });
+            return byRef;
+          }
+        });
+      });
+      return Posting;
+    }
+
+    // lunr's serialized fieldVectors: ["field/ref", elements] in the builder's order.
+    function serializeVectors(fields, refs, vectors) {
+      var out = [];
+      for (var d = 0; d < refs.length; d++) {
+        for (var fi = 0; fi < fields.length; fi++) {
+          var elements = vectors[fi][d];
           // A field without terms is never scored; the first field's (empty) vector is kept so
           // that negated queries ("-vision"), which walk every vector, still see each document.
-          if (elements || fi === 0) serializedVectors.push([fields[fi] + "/" + refs[di], elements || []]);
+          if (elements || fi === 0) out.push([fields[fi] + "/" + refs[d], elements || []]);
         }
       }
-      var serialized = {
-        version: lunr.version,
-        fields: fields,
-        fieldVectors: serializedVectors,
-        invertedIndex: invertedIndex,
-        pipeline: SEARCH_PIPELINE
-      };
-      return {
-        serialized: serialized,
-        index: lunr.Index.load(serialized),
-        docs: docs,
-        byRef: new Map(docs.map(function (d) { return [d.url, d]; })),
-        complete: rests.length === manifest.rest.length
-      };
+      return out;
     }
 
     // The query's words without lunr syntax, for when lunr cannot parse it.
@@ -237,29 +280,56 @@
     return { assemble: assemble, search: search, termOf: termOf };
   }
 
-  // Fetches the manifest, the first tier, then (in the background) the rest, and keeps the
-  // best index built so far. `fetchJSON(url)` returns a promise of parsed JSON.
+  // Fetches the manifest, the first tier, then (in the background) the rest. `current()` is
+  // the most complete index so far; `first()` the first tier's, kept for quick previews.
+  // `fetchJSON(url)` returns a promise of parsed JSON.
   function createLoader(engine, fetchJSON, manifestUrl, rootUrl, onReady) {
-    var state = null;
-    var manifestPromise = fetchJSON(manifestUrl);
-    var firstReady = manifestPromise.then(function (manifest) {
-      return fetchJSON(rootUrl + manifest.first).then(function (first) {
-        state = engine.assemble(manifest, first.parts, []);
-        onReady(state);
-        if (!manifest.rest.length) return state;
+    var first = null;
+    var full = null;
+    var firstReady = fetchJSON(manifestUrl).then(function (manifest) {
+      return fetchJSON(rootUrl + manifest.first).then(function (tier) {
+        first = engine.assemble(manifest, tier.parts, []);
+        onReady(first);
+        if (!manifest.rest.length) return first;
         Promise.all(manifest.rest.map(function (path) { return fetchJSON(rootUrl + path); }))
           .then(function (rests) {
-            state = engine.assemble(manifest, first.parts, rests);
-            onReady(state);
+            full = engine.assemble(manifest, tier.parts, rests);
+            onReady(full);
           })
           .catch(function () { /* the abstracts stay unsearched; titles still work */ });
-        return state;
+        return first;
       });
     });
-    return { ready: firstReady, current: function () { return state; } };
+    return {
+      ready: firstReady,
+      current: function () { return full || first; },
+      first: function () { return first; }
+    };
   }
 
-  var api = { createEngine: createEngine, createLoader: createLoader };
+  // Answer a search message from the best index loaded; when that is the full index, first
+  // post a preview from the first tier (cheap) since a common word can take the full index
+  // a while. The page shows the preview only if the full answer is late.
+  function answerWith(engine, loader, message, post) {
+    var state = loader.current();
+    var first = loader.first();
+    function reply(index, partial) {
+      var result;
+      try {
+        result = engine.search(index, message.q, message.limit);
+      } catch (e) {
+        result = { query: message.q, total: 0, results: [], error: String(e && e.message || e) };
+      }
+      result.id = message.id;
+      result.type = "results";
+      result.partial = partial;
+      post(result);
+    }
+    if (state !== first) reply(first, true);
+    reply(state, false);
+  }
+
+  var api = { createEngine: createEngine, createLoader: createLoader, answerWith: answerWith };
   if (typeof module === "object" && module.exports) {
     module.exports = api;
     return;
@@ -284,20 +354,11 @@
   }
 
   function answer(message) {
-    var state = loader && loader.current();
-    if (!state) {
+    if (!loader || !loader.current()) {
       pending = message;
       return;
     }
-    var result;
-    try {
-      result = engine.search(state, message.q, message.limit);
-    } catch (e) {
-      result = { query: message.q, total: 0, results: [], error: String(e && e.message || e) };
-    }
-    result.id = message.id;
-    result.type = "results";
-    global.postMessage(result);
+    answerWith(engine, loader, message, function (result) { global.postMessage(result); });
   }
 
   global.onmessage = function (event) {

@@ -12,6 +12,7 @@
   if (!box || !form || !input || !status || !list) return;
 
   var DEBOUNCE_MS = 120;
+  var PREVIEW_MS = 80;
   var LIMIT = 50;
   var SEPARATOR = /[\s\-]+/;
   function absolute(rel) { return new URL(rel, document.baseURI).href; }
@@ -30,6 +31,7 @@
   var loaded = false;
   var failed = false;
   var lastId = 0;
+  var previewTimer = null;
 
   function onMessage(message) {
     if (message.type === "ready") {
@@ -38,7 +40,11 @@
       // The abstracts arrived: answer the current query again, now over everything.
       if (input.value.trim()) search(input.value, false);
     } else if (message.type === "results") {
-      if (message.id === lastId) render(message);
+      if (message.id !== lastId) return;
+      clearTimeout(previewTimer);
+      // A preview (first tier only) is shown only when the full answer is slow to come.
+      if (message.partial) previewTimer = setTimeout(function () { render(message); }, PREVIEW_MS);
+      else render(message);
     } else if (message.type === "error") {
       failed = true;
       setStatus("Search is unavailable: the index could not be loaded.");
@@ -79,12 +85,8 @@
       });
     }
     function answer(message) {
-      var state = loader && loader.current();
-      if (!state) { queued = message; return; }
-      var result = engine.search(state, message.q, message.limit);
-      result.type = "results";
-      result.id = message.id;
-      onMessage(result);
+      if (!loader || !loader.current()) { queued = message; return; }
+      window.DigestSearch.answerWith(engine, loader, message, onMessage);
     }
     loadScript(config.lunr)
       .then(function () { return loadScript(config.worker); })
@@ -147,7 +149,8 @@
     input.removeAttribute("aria-activedescendant");
     var q = answer.query;
     if (!q) { setStatus(""); return; }
-    var note = answer.complete ? "" : " in titles, authors and topics (abstracts still loading)";
+    if (answer.error) { setStatus("The search failed for “" + q + "”: " + answer.error); return; }
+    var note = answer.complete && !answer.partial ? "" : " in titles, authors and topics (abstracts to come)";
     if (!answer.total) {
       setStatus("No results for “" + q + "”" + note + ". Check the spelling, use fewer words, " +
         "or try a prefix such as scal*.");
