@@ -18,6 +18,7 @@ from digest import feeds, search
 from digest.config import Config, ConfigIssue, load_config
 from digest.corepages import core_pages
 from digest.errors import BuildError, ConfigError
+from digest.fetch import fetch_for_build
 from digest.model import Paper, Problem, newest_first
 from digest.pages import Page
 from digest.plugins import available_plugin_names, make_plugin_manager
@@ -184,10 +185,13 @@ def build(
     target = (outdir or config.output_dir).resolve()
     check_output_dir(config, target)
     result = BuildResult(site=Site(config=config, date=build_date(date)), outdir=target)
+    # --- url sources are fetched (through the cache) before loading (digest.fetch) ---
+    with _phase(result, "fetch", progress):
+        fetch_warnings = fetch_for_build(config, date)
     with _phase(result, "load", progress):
         papers, loaded = load_papers(config, pm)
     site = result.site
-    site.problems, site.sources = loaded.problems, loaded.sources
+    site.problems, site.sources = [*fetch_warnings, *loaded.problems], loaded.sources
     site.papers = newest_first(papers)
     site.slugs = assign_slugs(site.papers)
     site.enabled_plugins = tuple(sorted(name for name, p in pm.list_name_plugin() if p))

@@ -295,4 +295,38 @@ def serve_command(
     serve(config_path, host, port, open_browser, date, livereload, verbose)
 
 
+@main.command("fetch")
+@click.option(
+    "--config",
+    "config_path",
+    default="site.toml",
+    type=click.Path(path_type=Path),
+    help=CONFIG_HELP,
+    show_default=True,
+)
+@click.option("--date", callback=_date, help="The day to ask date-based APIs for (YYYY-MM-DD).")
+@click.option("--refresh", is_flag=True, help="Ask the network even when the cache is fresh.")
+def fetch_command(config_path: Path, date: dt.date | None, refresh: bool) -> None:
+    """Fetch the site's url sources (arXiv API, HF daily papers) into their source files.
+
+    Responses are cached in .digest-cache/http/ by URL; a fresh entry is used without a
+    request. Exit 1 when a source cannot be fetched and has no cached copy.
+    """
+    from digest.fetch import fetch_sources, is_remote
+
+    config, _ = prepare_config(config_path)
+    if not any(is_remote(s) for s in config.sources):
+        click.echo(f"{config.path.name}: no url sources to fetch")
+        return
+    failed = False
+    for fetched in fetch_sources(config, date, refresh):
+        if fetched.ok:
+            click.echo(fetched.summary())
+        for problem in fetched.problems:
+            click.echo(f"{problem.severity}: {problem}", err=True)
+        failed = failed or not fetched.ok
+    if failed:
+        sys.exit(1)
+
+
 __all__ = ["DigestError", "main"]

@@ -289,10 +289,11 @@ def _source(opts: Options, root: Path) -> Source | None:
     year = opts.integer("year")
     date = _date(opts, "date")
     options = opts.table_("options").values
-    if not path and not url:
+    fetching = _fetch_options(opts)
+    if not path and not url and not fetching.get("kind"):
         opts.error("path", "expected a file path (or a url), got nothing")
         return None
-    name = name or Path(path or url).stem
+    name = name or Path(path or url or fetching["kind"]).stem
     file = (root / path).resolve() if path else root / ".digest-cache" / "sources" / name
     return Source(
         name=name,
@@ -301,9 +302,27 @@ def _source(opts: Options, root: Path) -> Source | None:
         year=year,
         date=date,
         url=url,
-        options=options,
+        options={**options, **fetching},
         shown_path=path,
     )
+
+
+def _fetch_options(opts: Options) -> dict[str, Any]:
+    """The settings of a url source (see `digest.fetch`): only the keys given."""
+    values = {
+        "kind": opts.string("kind", choices=("arxiv", "hf-daily", "url")),
+        "query": opts.string("query"),
+        "categories": opts.strings("categories") or None,
+        "max_results": opts.integer("max_results", minimum=1),
+        "page_size": opts.integer("page_size", minimum=1),
+        "days": opts.integer("days", minimum=1),
+        "min_interval": opts.number("min_interval", minimum=0),
+        "timeout": opts.number("timeout", minimum=0.001),
+        "retries": opts.integer("retries", minimum=0),
+        "backoff": opts.number("backoff", minimum=0),
+        "cache_hours": opts.number("cache_hours", minimum=0),
+    }
+    return {key: value for key, value in values.items() if value is not None}
 
 
 def _date(opts: Options, key: str) -> dt.date | None:
