@@ -1,15 +1,46 @@
 """The pages every digest has, whatever plugins are enabled: home (paginated), one page per
-paper, date archives, about, search and 404."""
+paper, date archives, about, search, the reading list and 404."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Any
+from urllib.parse import urlsplit
 
+from markupsafe import Markup
+
+from digest.bibtex_export import citation_keys, paper_bibtex
 from digest.model import Paper
 from digest.pages import Page, paginate
+from digest.related import related_papers
+from digest.render import marks_for
+from digest.richtext import find_urls, plain_text, render_rich_text
 from digest.site import Site
+
+READING_LIST_DATA = "reading-list/papers.json"
+RELATED_COUNT = 5
+# Hosts whose URLs in an abstract point at code (a repository, a model or a demo).
+CODE_HOSTS = (
+    "github.com",
+    "gitlab.com",
+    "huggingface.co",
+    "bitbucket.org",
+    "codeberg.org",
+    "gitee.com",
+    "sr.ht",
+)
+LINK_LABELS = {
+    "abs": "arXiv",
+    "pdf": "PDF",
+    "doi": "DOI",
+    "code": "Code",
+    "project": "Project page",
+    "source": "Source page",
+}
 
 
 def core_pages(site: Site) -> Iterator[Page]:
@@ -19,6 +50,7 @@ def core_pages(site: Site) -> Iterator[Page]:
     yield from archive_pages(site)
     yield from about_page(site)
     yield Page("search/", "search.html", "Search", nav="Search", nav_weight=90, in_sitemap=False)
+    yield reading_list_page()
     yield Page("404.html", "404.html", "Page not found", in_sitemap=False)
 
 
@@ -30,7 +62,7 @@ def home_pages(site: Site) -> Iterator[Page]:
             url,
             "home.html",
             site.config.title if number == 1 else f"{site.config.title} (page {number})",
-            {"papers": papers, "pagination": _pagination(url, number, total), "intro": intro},
+            {"papers": papers, "pagination": pagination(url, number, total), "intro": intro},
             nav="Home" if number == 1 else None,
             nav_weight=0,
             description=site.config.description,
@@ -38,66 +70,240 @@ def home_pages(site: Site) -> Iterator[Page]:
 
 
 def paper_pages(site: Site) -> Iterator[Page]:
-    """One page per paper."""
+    """One page per paper, with its links, related papers and citation."""
+    related = related_papers(site.papers, RELATED_COUNT)
+    keys = citation_keys(site)
     for paper in site.papers:
         yield Page(
             site.paper_url(paper),
             "paper.html",
-            paper.title,
-            {"paper": paper},
-            description=paper.abstract[:300],
+            plain_text(paper.title),
+            {
+                "paper": paper,
+                "links": paper_links(paper),
+                "sightings": [
+                    {
+                        "source": s.source,
+                        "position": s.position,
+                        "date": s.date,
+                        "upvotes": s.upvotes,
+                        "url": s.url if is_http_url(s.url) else None,
+                    }
+                    for s in paper.sightings
+                ],
+                "related": related.get(paper.key, []),
+                "bibtex": paper_bibtex(site, paper),
+                "citation_key": keys[paper.key],
+                "abstract_html": render_rich_text(
+                    paper.abstract, marks_for(paper, "abstract"), links=True
+                ),
+                "jsonld": script_json(scholarly_article(site, paper)),
+            },
+            description=plain_text(paper.abstract[:400]),
         )
 
 
+def is_http_url(url: str | None) -> bool:
+    """True for an absolute http(s) URL with a host (never javascript:, data: …)."""
+    if not url:
+        return False
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def code_url(text: str) -> str | None:
+    """The first URL in `text` on a code host (github.com, gitlab.com, huggingface.co …)."""
+    for _, _, url in find_urls(text):
+        host = (urlsplit(url).hostname or "").lower()
+        if any(host == h or host.endswith("." + h) for h in CODE_HOSTS) and urlsplit(
+            url
+        ).path.strip("/"):
+            return url
+    return None
+
+
+def paper_links(paper: Paper) -> list[dict[str, str]]:
+    """The paper's outside links in reading order: arXiv, PDF, DOI, Code, Project page,
+    Source page, then any other kind; arXiv links are made from the id when missing, and a
+    code host URL found in the abstract becomes the Code link."""
+    links = {kind: href for kind, href in paper.links.items() if is_http_url(href)}
+    if paper.arxiv_id:
+        links.setdefault("abs", f"https://arxiv.org/abs/{paper.arxiv_id}")
+        links.setdefault("pdf", f"https://arxiv.org/pdf/{paper.arxiv_id}")
+    if "code" not in links:
+        found = code_url(paper.abstract)
+        if found:
+            links["code"] = found
+    if "source" not in links:
+        source = next((s.url for s in paper.sightings if is_http_url(s.url)), None)
+        if source:
+            links["source"] = source
+    order = list(LINK_LABELS)
+    kinds = sorted(links, key=lambda k: (order.index(k) if k in order else len(order), k))
+    return [
+        {"kind": kind, "label": LINK_LABELS.get(kind, kind.capitalize()), "href": links[kind]}
+        for kind in kinds
+    ]
+
+
+def scholarly_article(site: Site, paper: Paper) -> dict[str, Any]:
+    """schema.org ScholarlyArticle data for a paper page's JSON-LD."""
+    url = site.config.base_url + site.paper_url(paper)
+    title = plain_text(paper.title)
+    data: dict[str, Any] = {
+        "@context": "https://schema.org",
+        "@type": "ScholarlyArticle",
+        "name": title,
+        "headline": title if len(title) <= 110 else title[:109] + "…",
+        "url": url,
+        "mainEntityOfPage": url,
+    }
+    if paper.authors:
+        data["author"] = [{"@type": "Person", "name": name} for name in paper.authors]
+    elif paper.organization:
+        data["author"] = [{"@type": "Organization", "name": paper.organization}]
+    if paper.date:
+        data["datePublished"] = paper.date.isoformat()
+    if paper.abstract:
+        data["abstract"] = plain_text(paper.abstract)
+    same_as = [link["href"] for link in paper_links(paper) if link["kind"] in ("abs", "doi")]
+    if same_as:
+        data["sameAs"] = same_as
+    if paper.arxiv_id:
+        data["identifier"] = {
+            "@type": "PropertyValue",
+            "propertyID": "arXiv",
+            "value": paper.arxiv_id,
+        }
+    topics = paper.data.get("topics") or {}
+    names = [t["name"] for t in topics.get("all", ()) if isinstance(t, dict) and "name" in t]
+    if names:
+        data["keywords"] = names
+    return data
+
+
+_SCRIPT_UNSAFE = {
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
+
+
+def script_json(data: Any) -> Markup:
+    """`data` as JSON that is safe inside a <script> element: no ``<``, ``>`` or ``&`` (so
+    nothing can close the element or open a comment), nor line separators."""
+    text = json.dumps(data, sort_keys=True, ensure_ascii=False)
+    return Markup(re.sub("[<>&\u2028\u2029]", lambda m: _SCRIPT_UNSAFE[m.group(0)], text))
+
+
 def archive_pages(site: Site) -> Iterator[Page]:
-    """Per-day and per-month archives of dated papers, with previous/next links, and an index."""
+    """Per-day and per-month archives of dated papers, with previous/next links and
+    pagination, and an index of years and months."""
     by_day: dict[dt.date, list[Paper]] = defaultdict(list)
     for paper in site.papers:
         if paper.date:
             by_day[paper.date].append(paper)
     days = sorted(by_day)
-    months = sorted({(d.year, d.month) for d in days})
+    by_month: dict[tuple[int, int], list[dt.date]] = defaultdict(list)
+    for day in days:
+        by_month[(day.year, day.month)].append(day)
+    months = sorted(by_month)
+    size = site.config.page_size
     for i, day in enumerate(days):
-        yield Page(
+        yield from _period_pages(
             f"archive/{day:%Y/%m/%d}/",
-            "archive.html",
             f"Papers of {day.day} {day:%B %Y}",
+            by_day[day],
+            size,
             {
-                "papers": by_day[day],
+                "kind": "day",
                 "period": day.isoformat(),
                 "previous": _day_link(days, i - 1),
                 "next": _day_link(days, i + 1),
+                "month": {"url": f"archive/{day:%Y/%m}/", "label": f"All of {day:%B %Y}"},
+                "days": [],
             },
         )
     for i, (year, month) in enumerate(months):
-        papers = [p for d in days if (d.year, d.month) == (year, month) for p in by_day[d]]
-        yield Page(
+        papers = [p for d in by_month[(year, month)] for p in by_day[d]]
+        yield from _period_pages(
             f"archive/{year:04d}/{month:02d}/",
-            "archive.html",
             f"Papers of {dt.date(year, month, 1):%B %Y}",
+            papers,
+            size,
             {
-                "papers": papers,
+                "kind": "month",
                 "period": f"{year:04d}-{month:02d}",
                 "previous": _month_link(months, i - 1),
                 "next": _month_link(months, i + 1),
+                "month": None,
+                "days": [
+                    {
+                        "url": f"archive/{d:%Y/%m/%d}/",
+                        "label": f"{d.day} {d:%b}",
+                        "count": len(by_day[d]),
+                    }
+                    for d in by_month[(year, month)]
+                ],
             },
         )
-    counts = [(y, m, sum(len(by_day[d]) for d in days if (d.year, d.month) == (y, m)))
-              for y, m in reversed(months)]
-    yield Page("archive/", "archives.html", "Archive", {"months": counts, "undated":
-               sum(1 for p in site.papers if not p.date)}, nav="Archive", nav_weight=70)
+    years: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for year, month in reversed(months):
+        count = sum(len(by_day[d]) for d in by_month[(year, month)])
+        years[year].append(
+            {
+                "url": f"archive/{year:04d}/{month:02d}/",
+                "label": f"{dt.date(year, month, 1):%B}",
+                "count": count,
+            }
+        )
+    index = [
+        {"year": year, "months": entries, "count": sum(m["count"] for m in entries)}
+        for year, entries in sorted(years.items(), reverse=True)
+    ]
+    undated = sum(1 for p in site.papers if not p.date)
+    yield Page(
+        "archive/",
+        "archives.html",
+        "Archive",
+        {"years": index, "undated": undated},
+        nav="Archive",
+        nav_weight=70,
+    )
+
+
+def _period_pages(
+    url: str, title: str, papers: list[Paper], size: int, context: dict[str, Any]
+) -> Iterator[Page]:
+    for page_url, chunk, number, total in paginate(papers, url, size):
+        yield Page(
+            page_url,
+            "archive.html",
+            title if number == 1 else f"{title} (page {number})",
+            {
+                **context,
+                "papers": chunk,
+                "total": len(papers),
+                "pagination": pagination(page_url, number, total),
+            },
+        )
 
 
 def _day_link(days: list[dt.date], i: int) -> dict[str, str] | None:
     if 0 <= i < len(days):
-        return {"url": f"archive/{days[i]:%Y/%m/%d}/", "label": days[i].isoformat()}
+        return {"url": f"archive/{days[i]:%Y/%m/%d}/", "label": f"{days[i].day} {days[i]:%b %Y}"}
     return None
 
 
 def _month_link(months: list[tuple[int, int]], i: int) -> dict[str, str] | None:
     if 0 <= i < len(months):
         year, month = months[i]
-        return {"url": f"archive/{year:04d}/{month:02d}/", "label": f"{year:04d}-{month:02d}"}
+        return {
+            "url": f"archive/{year:04d}/{month:02d}/",
+            "label": f"{dt.date(year, month, 1):%B %Y}",
+        }
     return None
 
 
@@ -108,15 +314,63 @@ def about_page(site: Site) -> Iterator[Page]:
         yield Page("about/", "about.html", "About", {"markdown": text}, nav="About", nav_weight=95)
 
 
-def _pagination(url: str, number: int, total: int) -> dict[str, object]:
-    def page_url(n: int) -> str:
-        return url if n == 1 else f"{url.split('page/')[0]}page/{n}/"
+def reading_list_page() -> Page:
+    """The reading list: saved papers, kept in the reader's browser and rendered there."""
+    return Page(
+        "reading-list/",
+        "reading-list.html",
+        "Reading list",
+        {"data_url": READING_LIST_DATA, "bib_url": "papers.bib"},
+        nav="Reading list",
+        nav_weight=80,
+        in_sitemap=False,
+    )
 
+
+def reading_list_data(site: Site, papers: Sequence[Paper] | None = None) -> dict[str, Any]:
+    """What the reading-list page needs per paper key: plain title, URL (below the site
+    root), date, a few authors and the citation key (its entry is in papers.bib)."""
+    keys = citation_keys(site)
+    return {
+        paper.key: {
+            "t": plain_text(paper.title),
+            "u": site.paper_url(paper),
+            "d": paper.date.isoformat() if paper.date else "",
+            "a": ", ".join(paper.authors[:3]) + (" et al." if len(paper.authors) > 3 else ""),
+            "c": keys[paper.key],
+        }
+        for paper in (site.papers if papers is None else papers)
+    }
+
+
+def pagination(url: str, number: int, total: int) -> dict[str, Any]:
+    """The pager of page `number` (of `total`) of the listing whose page `url` this is.
+
+    ``pages`` lists (number, url) for the first and last pages and the two either side of
+    the current one, with (None, None) where numbers are left out, so a listing of
+    thousands of pages keeps a short pager.
+    """
     base = url.split("page/")[0]
+
+    def page_url(n: int) -> str:
+        return base if n == 1 else f"{base}page/{n}/"
+
+    shown = sorted({1, total, *range(max(1, number - 2), min(total, number + 2) + 1)})
+    pages: list[tuple[int | None, str | None]] = []
+    last = 0
+    for n in shown:
+        if n - last > 1:
+            pages.append((None, None))
+        pages.append((n, page_url(n)))
+        last = n
     return {
         "number": number,
         "total": total,
-        "previous": (base if number == 2 else f"{base}page/{number - 1}/") if number > 1 else None,
-        "next": f"{base}page/{number + 1}/" if number < total else None,
-        "pages": [(n, page_url(n)) for n in range(1, total + 1)],
+        "previous": page_url(number - 1) if number > 1 else None,
+        "next": page_url(number + 1) if number < total else None,
+        "pages": pages,
     }
+
+
+# The name plugins may already use (the topics plugin paginates its pages too).
+_pagination = pagination

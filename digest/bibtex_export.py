@@ -1,0 +1,201 @@
+"""Citation export: BibTeX entries for papers, one per paper page and whole .bib files.
+
+Every entry is an ``@misc`` (what arXiv itself exports for preprints) with the arXiv
+eprint fields when the id is known. Text from the sources is escaped for BibTeX and LaTeX;
+inline math (``$^2$`` in ``LeC$^2$O-NeRF``) is kept as LaTeX when its braces balance.
+Citation keys (``jin2025cost``) are unique within a site and stable from build to build:
+the same paper gets the same key on its page, in every .bib file and in the reading list.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+
+from digest.model import Paper
+from digest.richtext import MATH_SPAN, plain_text
+from digest.site import Site
+
+_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "{": r"\{",
+    "}": r"\}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
+_SPECIAL_RE = re.compile(r"[\\{}&%$#_~^]")
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_STOP_WORDS = frozenset(
+    {"a", "an", "the", "on", "of", "in", "for", "to", "and", "with", "via", "is", "are", "by"}
+)
+_KEYS = "bibtex_keys"
+
+
+def escape_bibtex(text: str) -> str:
+    """`text` with every BibTeX/LaTeX special character escaped (no math kept)."""
+    return _SPECIAL_RE.sub(lambda m: _SPECIAL[m.group(0)], " ".join(text.split()))
+
+
+def escape_bibtex_keeping_math(text: str) -> str:
+    """Like `escape_bibtex`, but ``$…$`` spans with balanced braces stay LaTeX math."""
+    out: list[str] = []
+    pos = 0
+    for m in MATH_SPAN.finditer(text):
+        if _balanced(m.group(1)):
+            out.append(escape_bibtex(text[pos : m.start()]))
+            out.append(m.group(0))
+            pos = m.end()
+    out.append(escape_bibtex(text[pos:]))
+    return "".join(out)
+
+
+def _balanced(latex: str) -> bool:
+    depth = 0
+    escaped = False
+    for char in latex:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth < 0:
+                return False
+    return depth == 0 and not escaped
+
+
+def _ascii_word(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]", "", ascii_text.lower())
+
+
+def _key_base(paper: Paper) -> str:
+    """``<first author's last name><year><first significant title word>``; without authors,
+    ``<first title word><year><second title word>`` (``lec2024nerf``)."""
+    who = ""
+    if paper.authors and paper.authors[0].split():
+        who = _ascii_word(paper.authors[0].split()[-1])
+    elif paper.organization:
+        who = _ascii_word(paper.organization.split()[0])
+    year = str(paper.date.year) if paper.date else ""
+    words = [
+        w
+        for w in (_ascii_word(t) for t in re.findall(r"[^\W_]+", MATH_SPAN.sub(" ", paper.title)))
+        if len(w) > 1 and w not in _STOP_WORDS
+    ]
+    if not who and words:
+        who = words.pop(0)[:20]
+    return (who or "anon") + year + (words[0][:20] if words else "paper")
+
+
+def citation_keys(site: Site) -> dict[str, str]:
+    """A unique citation key per paper key, for every paper of the site (computed once).
+
+    A clash gets ``a``, ``b`` … appended, in paper-key order, so keys are stable.
+    """
+    keys: dict[str, str] | None = site.data.get(_KEYS)
+    if keys is None or len(keys) != len(site.papers):
+        keys = {}
+        taken: dict[str, int] = {}
+        bases = {p.key: _key_base(p) for p in site.papers}
+        counts: dict[str, int] = {}
+        for base in bases.values():
+            counts[base] = counts.get(base, 0) + 1
+        for paper_key in sorted(bases):
+            base = bases[paper_key]
+            if counts[base] == 1:
+                keys[paper_key] = base
+                continue
+            n = taken.get(base, 0)
+            taken[base] = n + 1
+            keys[paper_key] = base + _suffix(n)
+        site.data[_KEYS] = keys
+    return keys
+
+
+def _suffix(n: int) -> str:
+    """a, b, … z, aa, ab … for the n-th (0-based) paper sharing a key."""
+    letters = ""
+    n += 1
+    while n:
+        n, rest = divmod(n - 1, 26)
+        letters = chr(ord("a") + rest) + letters
+    return letters
+
+
+def _author_field(paper: Paper) -> str | None:
+    names = []
+    for name in paper.authors:
+        # A name with " and " in it would be split into two authors: brace it.
+        escaped = escape_bibtex(name)
+        names.append(f"{{{escaped}}}" if re.search(r"\sand\s", name, re.I) else escaped)
+    if names:
+        if paper.hidden_authors:
+            names.append("others")
+        return " and ".join(names)
+    if paper.organization:
+        return "{" + escape_bibtex(paper.organization) + "}"
+    return None
+
+
+def bibtex_entry(paper: Paper, key: str, url: str | None = None) -> str:
+    """One ``@misc`` entry for `paper` under citation `key`; `url` is used when the paper
+    has no link of its own (pass its page's absolute URL)."""
+    fields: list[tuple[str, str]] = [("title", "{" + escape_bibtex_keeping_math(paper.title) + "}")]
+    author = _author_field(paper)
+    if author:
+        fields.append(("author", author))
+    if paper.date:
+        fields.append(("year", str(paper.date.year)))
+        fields.append(("month", _MONTHS[paper.date.month - 1]))
+    if paper.arxiv_id:
+        fields.append(("eprint", paper.arxiv_id))
+        fields.append(("archivePrefix", "arXiv"))
+        if paper.categories:
+            fields.append(("primaryClass", escape_bibtex(paper.categories[0])))
+    if paper.links.get("doi"):
+        doi = re.sub(r"^https?://(dx\.)?doi\.org/", "", paper.links["doi"])
+        fields.append(("doi", _verbatim(doi)))
+    link = paper.links.get("abs") or paper.links.get("source") or url
+    if paper.arxiv_id and not paper.links.get("abs"):
+        link = f"https://arxiv.org/abs/{paper.arxiv_id}"
+    if link:
+        fields.append(("url", _verbatim(link)))
+    body = ",\n".join(
+        f"  {name} = {value if name == 'month' else '{' + value + '}'}" for name, value in fields
+    )
+    return f"@misc{{{key},\n{body}\n}}\n"
+
+
+def _verbatim(value: str) -> str:
+    # url and doi are verbatim fields (biblatex, the url package): an escape would show up
+    # in the output, so nothing is escaped; only braces and backslashes, which could end
+    # the field, are dropped (a well-formed URL or DOI has none).
+    return re.sub(r"[\\{}\s]", "", value)
+
+
+def paper_bibtex(site: Site, paper: Paper) -> str:
+    """The BibTeX entry shown on `paper`'s page (and used in every .bib file)."""
+    key = citation_keys(site)[paper.key]
+    return bibtex_entry(paper, key, site.config.base_url + site.paper_url(paper))
+
+
+def bibtex_file(site: Site, papers: Iterable[Paper], title: str | None = None) -> str:
+    """A whole .bib file for `papers` (in the given order), with a comment header naming
+    `title` (default: the site's) so a reader knows where the file came from.
+
+    This is what the topics plugin calls for ``topics/<slug>/papers.bib``.
+    """
+    # Outside entries BibTeX ignores text up to the next "@", so the header must have none.
+    name = " ".join(plain_text(title or site.config.title).replace("@", " ").split())
+    header = f"% {name} ({site.config.base_url.replace('@', '%40')})\n"
+    header += f"% Exported by paper-digest on {site.date.isoformat()}.\n\n"
+    return header + "\n".join(paper_bibtex(site, paper) for paper in papers)
