@@ -19,11 +19,13 @@ from digest.config import Config, ConfigIssue, load_config
 from digest.corepages import core_pages
 from digest.errors import BuildError, ConfigError
 from digest.fetch import fetch_for_build
+from digest.history import History, HistoryDB, history_path
 from digest.model import Paper, Problem, newest_first
 from digest.pages import Page
 from digest.plugins import available_plugin_names, make_plugin_manager
 from digest.publish import OutputDir, atomic_output, check_output_dir
 from digest.render import Assets, make_environment, static_files
+from digest.report import write_report
 from digest.site import Site, SourceReport
 from digest.sources.base import Reader
 from digest.sources.loader import load_source
@@ -173,18 +175,76 @@ def build(
     date: dt.date | None = None,
     strict: bool = False,
     progress: Progress | None = None,
+    history: Path | None = None,
+    report: Path | None = None,
 ) -> BuildResult:
     """Build the site described by `config_path` and publish it atomically.
 
     Raises `ConfigError` for unusable settings and `BuildError` when the build fails (or,
     with `strict`, when any source reported a problem); in both cases the previously
-    published output is left exactly as it was.
+    published output is left exactly as it was, and so is the history.
+
+    `history` names the history database (default: site.toml's ``history``; neither: no
+    history), see `digest.history`. With `report`, a JSON build report is written there
+    whether the build succeeds or fails, see `digest.report`.
     """
-    started = time.perf_counter()
+    # --- history & report (digest.history, digest.report) ---
+    run = _Run(started=time.perf_counter())
+    try:
+        result = _build(run, config_path, outdir, date, strict, progress, history)
+    except BaseException as exc:
+        if report is not None:
+            if run.result is not None:
+                run.result.seconds = time.perf_counter() - run.started
+            write_report(report, run.result, exc, _requested_date(date))
+        raise
+    finally:
+        if run.history is not None:
+            run.history.close()
+    if report is not None:
+        write_report(report, result, None)
+    return result
+
+
+@dataclass
+class _Run:
+    """What a build has so far: for `build` to report a failure and close the history."""
+
+    started: float
+    result: BuildResult | None = None
+    history: HistoryDB | None = None
+    view: History | None = None
+
+
+def _requested_date(date: dt.date | None) -> dt.date | None:
+    try:
+        return build_date(date)
+    except ConfigError:
+        return None
+
+
+def _build(
+    run: _Run,
+    config_path: Path,
+    outdir: Path | None,
+    date: dt.date | None,
+    strict: bool,
+    progress: Progress | None,
+    history: Path | None,
+) -> BuildResult:
+    """The pipeline itself (see `build`); `run` keeps the result and history as it goes."""
     config, pm = prepare_config(config_path, strict)
     target = (outdir or config.output_dir).resolve()
     check_output_dir(config, target)
     result = BuildResult(site=Site(config=config, date=build_date(date)), outdir=target)
+    run.result = result
+    database = history_path(config, history, output=target)
+    if database is not None:
+        # Locked and read before loading: a second build fails fast, before any work.
+        with _phase(result, "history", progress):
+            run.history = HistoryDB.for_build(database)
+            run.view = run.history.view(result.site.date)
+            result.site.data["history"] = run.view
     # --- url sources are fetched (through the cache) before loading (digest.fetch) ---
     with _phase(result, "fetch", progress):
         fetch_warnings = fetch_for_build(config, date)
@@ -194,6 +254,10 @@ def build(
     site.problems, site.sources = [*fetch_warnings, *loaded.problems], loaded.sources
     site.papers = newest_first(papers)
     site.slugs = assign_slugs(site.papers)
+    if run.view is not None:
+        with _phase(result, "archive", progress):
+            run.view.attach(site)
+            site.slugs = assign_slugs([*site.papers, *run.view.archived_papers()])
     site.enabled_plugins = tuple(sorted(name for name, p in pm.list_name_plugin() if p))
     _fail_on_problems(site.problems, strict)
     with _phase(result, "plugins", progress):
@@ -216,8 +280,13 @@ def build(
             feeds.write_site_files(site, out)
             pm.hook.digest_build_done(site=site, outdir=out.path)
         result.files = out.count
+        if run.history is not None:
+            with _phase(result, "record", progress):
+                run.history.record(site)
+    if run.history is not None:
+        run.history.commit()  # only now that the new site is published
     result.pages = len(site.pages)
-    result.seconds = time.perf_counter() - started
+    result.seconds = time.perf_counter() - run.started
     return result
 
 

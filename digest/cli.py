@@ -83,6 +83,17 @@ def main(ctx: click.Context, debug: bool) -> None:
     "--date", callback=_date, help="Build as of this date (YYYY-MM-DD; default today UTC)."
 )
 @click.option("--strict", is_flag=True, help="Treat warnings (source problems) as errors.")
+@click.option(
+    "--history",
+    "history_db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="History database to read and record (default: site.toml's history; else none).",
+)
+@click.option(
+    "--report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a JSON build report here, also when the build fails.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("-v", "--verbose", is_flag=True, help="Print each problem and phase timings.")
 def build_command(
@@ -90,12 +101,14 @@ def build_command(
     out: Path | None,
     date: dt.date | None,
     strict: bool,
+    history_db: Path | None,
+    report: Path | None,
     quiet: bool,
     verbose: bool,
 ) -> None:
     """Build the site into its output folder, atomically."""
     progress = _progress_printer() if not quiet and sys.stderr.isatty() else None
-    result = build(config_path, out, date, strict, progress)
+    result = build(config_path, out, date, strict, progress, history=history_db, report=report)
     if progress:
         click.echo("\r\033[K", nl=False, err=True)
     site = result.site
@@ -245,6 +258,124 @@ def new_command(folder: Path) -> None:
     for path in written:
         click.echo(f"created {path}")
     click.echo(f"next: cd {folder} && digest build && digest serve")
+
+
+@main.command("history")
+@click.option(
+    "--config",
+    "config_path",
+    default="site.toml",
+    type=click.Path(path_type=Path),
+    help=CONFIG_HELP,
+    show_default=True,
+)
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The history database (default: site.toml's history).",
+)
+@click.option("--export", is_flag=True, help="Dump it all as JSON Lines, oldest date first.")
+def history_command(config_path: Path, db: Path | None, export: bool) -> None:
+    """Show what the build history holds: dates, papers per date, first-seen counts."""
+    from digest.config import load_config
+    from digest.history import SCHEMA_VERSION, HistoryDB, history_path
+
+    if db is None:
+        config = load_config(config_path)
+        db = history_path(config)
+        if db is None:
+            raise ConfigError(
+                f'{config.path.name}: no history kept (set history = "history.sqlite") '
+                "and no --db given"
+            )
+    with HistoryDB.for_reading(db) as history:
+        if export:
+            for record in history.export():
+                click.echo(json.dumps(record, ensure_ascii=False, sort_keys=True))
+            return
+        days = history.days()
+        total = history.paper_count()
+        click.echo(
+            f"{db}: schema v{SCHEMA_VERSION}, {len(days)} build date(s), {total} papers, "
+            f"{db.stat().st_size / 1024:.0f} KiB"
+        )
+        click.echo(f"{'date':<12}{'papers':>8}{'first seen':>12}{'entries':>9}  sources")
+        for day in days:
+            sources = ", ".join(f"{s['name']} {s['entries']}" for s in day.sources)
+            click.echo(
+                f"{day.date.isoformat():<12}{day.papers:>8}{day.first_seen:>12}"
+                f"{day.entries:>9}  {sources}"
+            )
+
+
+@main.command("email")
+@click.option(
+    "--config",
+    "config_path",
+    default="site.toml",
+    type=click.Path(path_type=Path),
+    help=CONFIG_HELP,
+    show_default=True,
+)
+@click.option("--date", callback=_date, help="The edition's date (YYYY-MM-DD; default today UTC).")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The .eml file to write (default: digest-DATE.eml).",
+)
+@click.option(
+    "--history",
+    "history_db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="History database (default: site.toml's history).",
+)
+@click.option("--top", type=click.IntRange(min=1), help="At most this many papers ([email] top).")
+@click.option("--from", "sender", help="The sender ([email] from).")
+@click.option("--to", "recipients", multiple=True, help="A recipient, repeatable ([email] to).")
+@click.option("--send", is_flag=True, help="Also send it, through [email] smtp (or --smtp).")
+@click.option("--smtp", help="Send it through this SMTP server, host:port (implies --send).")
+def email_command(
+    config_path: Path,
+    date: dt.date | None,
+    out: Path | None,
+    history_db: Path | None,
+    top: int | None,
+    sender: str | None,
+    recipients: tuple[str, ...],
+    send: bool,
+    smtp: str | None,
+) -> None:
+    """Write the day's digest as an email (.eml: HTML and plain text); optionally send it.
+
+    SMTP login and STARTTLS come from DIGEST_SMTP_USER, DIGEST_SMTP_PASSWORD and
+    DIGEST_SMTP_STARTTLS=1 in the environment.
+    """
+    from digest.build import build_date
+    from digest.config import load_config
+    from digest.email_edition import (
+        edition_for,
+        make_message,
+        read_email_settings,
+        send_message,
+        with_overrides,
+    )
+
+    day = build_date(date)
+    config = load_config(config_path)
+    settings = read_email_settings(config)
+    if config.errors:
+        raise ConfigError("\n".join(str(issue) for issue in config.errors))
+    settings = with_overrides(settings, sender=sender, recipients=recipients, top=top, smtp=smtp)
+    edition = edition_for(config_path, day, settings.top, history_db)
+    message = make_message(edition, settings)
+    target = out or Path(f"digest-{day.isoformat()}.eml")
+    target.write_bytes(message.as_bytes())
+    click.echo(f"{target}: {edition.headline}, {day.isoformat()}")
+    if send or smtp:
+        if not settings.smtp:
+            raise ConfigError("--send: no SMTP server; give --smtp host:port or [email] smtp")
+        send_message(message, settings.smtp, settings.recipients)
+        click.echo(f"sent to {len(settings.recipients)} recipient(s) through {settings.smtp}")
 
 
 @main.command("serve")
