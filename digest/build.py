@@ -67,6 +67,9 @@ def prepare_config(path: Path, strict: bool = False) -> tuple[Config, pluggy.Plu
     config = load_config(path)
     pm = make_plugin_manager(config)
     pm.hook.digest_configure(config=config)
+    from digest.email_edition import read_email_settings  # it builds on this module
+
+    read_email_settings(config)
     _check_plugin_tables(config, pm)
     fatal = config.issues if strict else config.errors
     if fatal:

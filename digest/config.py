@@ -174,6 +174,7 @@ class Config:
     plugins_disabled: tuple[str, ...] = ()
     plugins_local: tuple[str, ...] = ()
     raw_plugin_options: dict[str, Any] = field(default_factory=dict)
+    raw_email: dict[str, Any] = field(default_factory=dict)
     plugin_settings: dict[str, Any] = field(default_factory=dict)
     issues: list[ConfigIssue] = field(default_factory=list)
 
@@ -267,6 +268,8 @@ def load_config(path: Path) -> Config:
             config.sources.append(source)
         opts.done()
     _check_source_names(config)
+    # The email edition validates its own table (digest.email_edition.read_email_settings).
+    config.raw_email = top.table_("email").values
     plugins = top.table_("plugins")
     enabled = plugins.strings("enabled", ())
     config.plugins_enabled = enabled if "enabled" in plugins.values else None

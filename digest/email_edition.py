@@ -68,7 +68,7 @@ class EmailSettings:
 def read_email_settings(config: Config) -> EmailSettings:
     """Validate the ``[email]`` table (issues go to ``config.issues``); defaults when the
     config has none."""
-    raw = getattr(config, "raw_email", None) or {}
+    raw = config.raw_email
     opts = Options(raw, "email", config.path.name, config.issues)
     defaults = EmailSettings()
     settings = EmailSettings(
