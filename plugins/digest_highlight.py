@@ -1,1 +1,562 @@
-"""The highlight plugin (placeholder until it lands)."""
+"""The highlight plugin: mark watched keywords in titles and abstracts, watch authors, demote
+or hide unwanted papers, and list the matching papers on a "For you" page.
+
+Matching
+--------
+A keyword is a word or phrase (``"scaling law"``) or an inline table: ``{term = "...",
+label = "...", colour = "..."}`` or ``{regex = "LLa?MA", label = "LLaMA"}`` (a regular
+expression, used as written). Matching is case-insensitive, Unicode-aware and on word
+boundaries (a keyword never matches inside a longer word, a regex included). Phrases are
+forgiving: words may be joined by spaces, hyphens or nothing (``in-context`` matches
+``in context``; ``pre-training`` matches ``pretraining``), the last word takes simple
+inflections (``scaling law`` matches ``scaling laws``; ``policy``: ``policies``; ``merge``:
+``merging``, ``merged``; ``learning``: ``learners``) and the others may be plural
+(``mixture of experts`` matches ``mixtures of experts``). Where matches overlap, the
+longest wins (then the earliest, then the keyword listed first). Nothing is marked inside
+``$…$`` LaTeX or inside a URL (``https://…``, ``www.…`` or a bare ``github.com/…``).
+
+All phrases are compiled once into one regular expression (their words merged into a
+trie) and matched against the lowercased text; regex keywords get one case-insensitive
+expression of their own. Each title and abstract is scanned once per expression, so the
+cost is linear in the amount of text whatever the number of keywords.
+
+Results
+-------
+``digest_papers`` runs last (``trylast``, so trending ranks exist) and sets, for each paper
+that matches a keyword or a watched author::
+
+    paper.data["marks"] = {"title": [Mark …], "abstract": [Mark …]}   # the core renders them
+    paper.data["highlight"] = {"matched": [labels, title's first], "score": n,
+                               "counts": {label: matches}, "authors": [watched authors]}
+    paper.data["search"]["keywords"] = [labels and authors]           # for the search index
+
+``score`` = Σ over matched keywords (``title_weight`` if it occurs in the title, else 1)
++ ``author_weight`` per watched author. The For-you page ``for-you/`` (nav "For you")
+lists matching papers by score, then trending rank, then key, and shows how many papers
+each keyword matched.
+
+A paper matching an ``exclude`` keyword gets ``paper.data["highlight"]["excluded"]`` and,
+with ``exclude_mode = "demote"``, is moved to the end of the site's paper list (so to the
+last home page) and ranked last on the For-you page; with ``"hide"`` it is moved to the end
+too, gets ``paper.data["hidden"] = True`` and is left out of the For-you page and of the
+home page's topic groups. Its own page, topic pages and archives still list it.
+
+Settings (``[plugins.highlight]``, defaults shown)::
+
+    keywords = []             # words, phrases or {term|regex, label, colour} tables
+    authors = []              # author names to watch (case, dots and spacing ignored)
+    exclude = []              # keywords (same forms) that demote or hide a paper
+    exclude_mode = "demote"   # or "hide"
+    title_weight = 2.0        # a keyword found in the title counts this much
+    author_weight = 2.0       # a watched author counts this much
+    page = true               # false: mark papers but add no For-you page
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from markupsafe import Markup
+
+from digest import hookimpl
+from digest.config import Config, Options
+from digest.model import Paper
+from digest.pages import Page, paginate
+from digest.richtext import MATH_SPAN, Mark
+from digest.site import Site
+
+NAME = "highlight"
+# Joins the words of a phrase: any run of spaces or hyphen-like dashes, or nothing.
+SEPARATOR = r"[\s\-\u2010\u2011\u2012\u2013/]*"
+SCHEME_URL = re.compile(r"(?:https?://|ftp://|www\.)\S+", re.IGNORECASE)
+# The end of a bare domain name ("github.com"); `protected_positions` walks back to its
+# start, which is much faster than a regex trying every word start.
+DOMAIN_END = re.compile(r"\.(?:com|org|net|io|ai|edu|gov|cn|dev|app|co|uk|de|fr)(?!\w)")
+COLOUR = re.compile(r"#[0-9a-fA-F]{3}(?:[0-9a-fA-F]{3})?|[a-zA-Z]{3,20}")
+VOWELS = "aeiou"
+PLURAL = "(?:s|es)?"
+
+
+def inflection(word: str) -> tuple[str, str]:
+    """`word` as a literal stem and a regex for the endings it may take (plural, -ed,
+    -ing, -er): ``("polic", "(?:y|ies|ied|ying)")``."""
+    lower = word.lower()
+    if not word.isalpha():
+        return word, ""
+    if len(word) < 3:
+        return word, "s?"
+    if lower.endswith("ing") and len(word) >= 7:
+        return word[:-3], "(?:ing|ings|e|es|ed|er|ers|s)"
+    if lower.endswith("y") and lower[-2] not in VOWELS:
+        return word[:-1], "(?:y|ies|ied|ying)"
+    if lower.endswith("e"):
+        return word[:-1], "(?:e|es|ed|ing|er|ers)"
+    if lower.endswith(("s", "x", "z", "ch", "sh")):
+        return word, "(?:es|ed|ing)?"
+    double = re.escape(word[-1])
+    return word, f"(?:s|es|ed|ing|er|ers|{double}(?:ed|ing|er))?"
+
+
+def phrase_parts(phrase: str) -> tuple[str, str]:
+    """A word or phrase as a literal prefix and a regex for the rest (see the module
+    docstring for what the rest forgives); ``("", "")`` when it has no words."""
+    words = [w for w in re.split(r"[\s\-\u2010\u2011\u2012\u2013]+", phrase.strip()) if w]
+    if not words:
+        return "", ""
+    stem, endings = inflection(words[-1])
+    if len(words) == 1:
+        return stem, endings
+    # Inner words may be plural too: "mixture of experts" matches "mixtures of experts".
+    inner = [re.escape(w) + (PLURAL if w.isalpha() and len(w) > 2 else "") for w in words[1:-1]]
+    first = PLURAL if words[0].isalpha() and len(words[0]) > 2 else ""
+    return words[0], first + SEPARATOR + SEPARATOR.join([*inner, re.escape(stem) + endings])
+
+
+def phrase_pattern(phrase: str) -> str:
+    """A forgiving regex for a word or phrase (no boundaries), "" when it has no words."""
+    prefix, rest = phrase_parts(phrase)
+    return re.escape(prefix) + rest
+
+
+def bounded(pattern: str) -> str:
+    """`pattern` that only matches on word boundaries."""
+    return rf"(?<!\w)(?:{pattern})(?!\w)"
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    """A keyword as a literal `prefix` and a regex `tail`, both lowercase for a phrase.
+
+    `Scanner` merges the prefixes of all phrases into a trie, so a position of the text
+    costs a walk down the trie, not a test per keyword. A regex keyword has an empty
+    prefix and keeps its case. `length` orders alternatives: at one position, longer
+    keywords are tried first.
+    """
+
+    prefix: str
+    tail: str
+    length: int
+
+    @property
+    def regex(self) -> str:
+        """The whole pattern as one regex (without boundaries)."""
+        return re.escape(self.prefix) + self.tail
+
+    @classmethod
+    def phrase(cls, phrase: str) -> Pattern | None:
+        """The pattern of a word or phrase, None when it has no words."""
+        lower = phrase.strip().lower()
+        prefix, tail = phrase_parts(lower if len(lower) == len(phrase.strip()) else phrase)
+        return cls(prefix, tail, len(phrase.strip())) if prefix else None
+
+    @classmethod
+    def regex_keyword(cls, regex: str) -> Pattern:
+        """The pattern of a user's regex keyword (tried at every word start)."""
+        return cls("", f"(?:{regex})", len(regex))
+
+
+@dataclass(slots=True)
+class _Node:
+    children: dict[str, _Node] = field(default_factory=dict)
+    tails: list[str] = field(default_factory=list)
+
+
+def _trie_regex(node: _Node) -> str:
+    """A node as regex: longer prefixes (children) first, then the tails ending here."""
+    branches = [f"{re.escape(c)}{_trie_regex(child)}" for c, child in sorted(node.children.items())]
+    branches.extend(node.tails)
+    return branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
+
+
+def _source(numbered: Sequence[tuple[int, Pattern]], overlapping: bool) -> str:
+    """Regex source for the numbered patterns: their prefixes as a trie, a group each."""
+    root = _Node()
+    for i, pattern in sorted(numbered, key=lambda item: (-item[1].length, item[0])):
+        node = root
+        for char in pattern.prefix:
+            node = node.children.setdefault(char, _Node())
+        node.tails.append(rf"(?P<k{i}>{pattern.tail})(?!\w)")
+    body = _trie_regex(root)
+    return rf"(?<!\w)(?={body})" if overlapping else rf"(?<!\w){body}"
+
+
+class Scanner:
+    """Numbered patterns compiled for one scan of a text; `spans` yields the matches.
+
+    A match starts at a word start and ends at a word end. Phrases are matched
+    case-sensitively against the lowercased text, which is several times faster than a
+    case-insensitive regex (the rare text whose lowercase has another length is matched
+    case-insensitively instead); regex keywords get a case-insensitive regex of their own.
+    With `overlapping`, a match is reported at every word start, even inside another
+    match; otherwise matches do not overlap (leftmost, then longest prefix first).
+    """
+
+    def __init__(self, patterns: Iterable[tuple[int, Pattern]], overlapping: bool):
+        numbered = list(patterns)
+        phrases = [(i, p) for i, p in numbered if p.prefix]
+        regexes = [(i, p) for i, p in numbered if not p.prefix]
+        self._phrases = _source(phrases, overlapping) if phrases else ""
+        self._exact = re.compile(self._phrases) if phrases else None
+        self._folded: re.Pattern[str] | None = None
+        self._regexes = (
+            re.compile(_source(regexes, overlapping), re.IGNORECASE) if regexes else None
+        )
+
+    def __bool__(self) -> bool:
+        return self._exact is not None or self._regexes is not None
+
+    def _case_insensitive(self) -> re.Pattern[str]:
+        if self._folded is None:
+            self._folded = re.compile(self._phrases, re.IGNORECASE)
+        return self._folded
+
+    def spans(self, text: str) -> Iterator[tuple[int, int, int]]:
+        """(start, end, pattern number) of every match in `text`."""
+        if self._exact is not None:
+            lower = text.lower()
+            if len(lower) == len(text):
+                yield from _spans(self._exact.finditer(lower))
+            else:
+                yield from _spans(self._case_insensitive().finditer(text))
+        if self._regexes is not None:
+            yield from _spans(self._regexes.finditer(text))
+
+
+def _spans(matches: Iterable[re.Match[str]]) -> Iterator[tuple[int, int, int]]:
+    for m in matches:
+        group = m.lastgroup
+        if group is not None:
+            yield m.start(), m.end(group), int(group[1:])
+
+
+@dataclass(frozen=True, slots=True)
+class Keyword:
+    """One watched keyword: its label, its pattern and an optional colour."""
+
+    label: str
+    pattern: Pattern
+    colour: str | None = None
+
+
+class KeywordMatcher:
+    """Every keyword compiled into one `Scanner`: `find` scans a text once.
+
+    Matches are collected at every word start (so overlapping ones are all seen), then
+    overlaps are resolved: the longest wins, then the earliest, then the keyword listed
+    first.
+    """
+
+    def __init__(self, keywords: Sequence[Keyword]):
+        self.keywords = tuple(keywords)
+        self.scanner = Scanner(enumerate(k.pattern for k in self.keywords), overlapping=True)
+
+    def __bool__(self) -> bool:
+        return bool(self.scanner)
+
+    def find(self, text: str) -> list[Mark]:
+        """Non-overlapping marks for the keywords in `text`, outside LaTeX and URLs."""
+        if not self.scanner or not text:
+            return []
+        candidates = [span for span in self.scanner.spans(text) if span[1] > span[0]]
+        if not candidates:
+            return []
+        taken = protected_positions(text)
+        chosen = []
+        # Longest first, then earliest: a span is kept only if no kept span (or protected
+        # region) touches it; `taken` makes each test proportional to the span's length.
+        for start, end, index in sorted(candidates, key=lambda c: (c[0] - c[1], c[0], c[2])):
+            if not any(taken[start:end]):
+                taken[start:end] = b"\x01" * (end - start)
+                chosen.append(Mark(start, end, self.keywords[index].label))
+        return sorted(chosen, key=lambda m: m.start)
+
+
+def protected_positions(text: str) -> bytearray:
+    """One byte per character, 1 where no mark may go: ``$…$`` LaTeX (found exactly as
+    the renderer finds it) and URLs, with or without a scheme (``github.com/x``)."""
+    taken = bytearray(len(text))
+    spans = [m.span() for m in MATH_SPAN.finditer(text)] if "$" in text else []
+    if "://" in text or "www." in text.lower():
+        spans.extend(m.span() for m in SCHEME_URL.finditer(text))
+    for m in DOMAIN_END.finditer(text):
+        start = m.start()
+        if start == 0 or not text[start - 1].isalnum():
+            continue
+        while start > 0 and (text[start - 1].isalnum() or text[start - 1] in "._-"):
+            start -= 1
+        end = m.end()
+        if end < len(text) and text[end] == "/":
+            while end < len(text) and not text[end].isspace():
+                end += 1
+        spans.append((start, end))
+    for start, end in spans:
+        taken[start:end] = b"\x01" * (end - start)
+    return taken
+
+
+def normalize_name(name: str) -> str:
+    """An author name folded for comparison: NFKC, case, spacing and dots."""
+    text = unicodedata.normalize("NFKC", name).casefold().replace(".", " ")
+    return " ".join(text.split())
+
+
+@dataclass(frozen=True, slots=True)
+class HighlightSettings:
+    """The parsed ``[plugins.highlight]`` table."""
+
+    keywords: KeywordMatcher = field(default_factory=lambda: KeywordMatcher(()))
+    exclude: KeywordMatcher = field(default_factory=lambda: KeywordMatcher(()))
+    authors: dict[str, str] = field(default_factory=dict)
+    exclude_mode: str = "demote"
+    title_weight: float = 2.0
+    author_weight: float = 2.0
+    page: bool = True
+
+    @property
+    def colours(self) -> dict[str, str]:
+        """Label → colour for keywords that set one."""
+        return {k.label: k.colour for k in self.keywords.keywords if k.colour}
+
+
+def parse_keyword(value: Any, opts: Options, key: str) -> Keyword | None:
+    """One keyword entry (a string, or a table with ``term`` or ``regex``), or None if bad."""
+    if isinstance(value, str):
+        pattern = Pattern.phrase(value)
+        if pattern is None:
+            opts.error(key, "expected a non-empty keyword, got an empty string")
+            return None
+        return Keyword(value.strip(), pattern)
+    if not isinstance(value, dict):
+        opts.error(key, f"expected a string or a table, got {type(value).__name__}")
+        return None
+    entry = Options(value, f"{opts.table}.{key}", opts.file, opts.issues)
+    term, regex = entry.string("term"), entry.string("regex")
+    label, colour = entry.string("label"), entry.string("colour")
+    entry.done()
+    if colour is not None and not COLOUR.fullmatch(colour):
+        entry.error("colour", f'expected a CSS colour like "#ffcc00" or "gold", got "{colour}"')
+        colour = None
+    if (term is None) == (regex is None):
+        entry.error("", "expected exactly one of term or regex")
+        return None
+    if term is not None:
+        pattern = Pattern.phrase(term)
+        if pattern is None:
+            entry.error("term", "expected a non-empty keyword")
+            return None
+        return Keyword(label or term.strip(), pattern, colour)
+    checked = _check_regex(regex, entry)
+    if checked is None:
+        return None
+    return Keyword(label or regex, Pattern.regex_keyword(checked), colour)
+
+
+def _check_regex(regex: str, entry: Options) -> str | None:
+    try:
+        compiled = re.compile(bounded(regex), re.IGNORECASE)
+    except re.error as exc:
+        entry.error("regex", f"not a valid regular expression: {exc}")
+        return None
+    if compiled.groupindex or re.search(r"\\\d|\(\?P=", regex):
+        entry.error("regex", "named groups and back-references are not supported")
+        return None
+    if compiled.fullmatch(""):
+        entry.error("regex", "the regex matches the empty string")
+        return None
+    return regex
+
+
+def read_keywords(opts: Options, key: str) -> KeywordMatcher:
+    """The keyword list under `key` as a compiled matcher (bad entries are reported)."""
+    raw = opts._get(key, [])
+    if not isinstance(raw, list):
+        opts.error(key, "expected an array of keywords")
+        return KeywordMatcher(())
+    keywords: list[Keyword] = []
+    seen: set[str] = set()
+    for i, value in enumerate(raw):
+        keyword = parse_keyword(value, opts, f"{key}[{i}]")
+        if keyword is None:
+            continue
+        if keyword.label in seen:
+            opts.warn(f"{key}[{i}]", f"the label {keyword.label!r} is used twice")
+        seen.add(keyword.label)
+        keywords.append(keyword)
+    return KeywordMatcher(keywords)
+
+
+def read_settings(opts: Options) -> HighlightSettings:
+    """Validate a ``[plugins.highlight]`` table (errors go to the config's issue list)."""
+    defaults = HighlightSettings()
+    settings = HighlightSettings(
+        keywords=read_keywords(opts, "keywords"),
+        exclude=read_keywords(opts, "exclude"),
+        authors={normalize_name(a): a for a in opts.strings("authors", ()) if a.strip()},
+        exclude_mode=opts.string("exclude_mode", defaults.exclude_mode, ("demote", "hide")),
+        title_weight=opts.number("title_weight", defaults.title_weight, minimum=0),
+        author_weight=opts.number("author_weight", defaults.author_weight, minimum=0),
+        page=opts.boolean("page", defaults.page),
+    )
+    opts.done()
+    return settings
+
+
+def settings_of(site: Site) -> HighlightSettings:
+    """This plugin's settings for `site` (the defaults when configure did not run)."""
+    settings = site.config.settings_for(NAME)
+    return settings if isinstance(settings, HighlightSettings) else HighlightSettings()
+
+
+@hookimpl
+def digest_configure(config: Config) -> None:
+    """Read, validate and compile ``[plugins.highlight]``."""
+    config.set_plugin_settings(NAME, read_settings(config.plugin_options(NAME)))
+
+
+def highlight_paper(paper: Paper, settings: HighlightSettings) -> None:
+    """Mark `paper`'s keywords and record what it matched (nothing when it matches none)."""
+    title = settings.keywords.find(paper.title)
+    abstract = settings.keywords.find(paper.abstract)
+    authors = [
+        settings.authors[n] for n in map(normalize_name, paper.authors) if n in settings.authors
+    ]
+    excluded = _labels(settings.exclude.find(paper.title), settings.exclude.find(paper.abstract))
+    if excluded:
+        paper.data.setdefault(NAME, {})["excluded"] = excluded
+        if settings.exclude_mode == "hide":
+            paper.data["hidden"] = True
+    if not (title or abstract or authors):
+        return
+    paper.data["marks"] = {"title": title, "abstract": abstract}
+    in_title = {m.label for m in title}
+    matched = _labels(title, abstract)
+    counts = Counter(m.label for m in (*title, *abstract))
+    score = sum(settings.title_weight if label in in_title else 1.0 for label in matched)
+    score += settings.author_weight * len(authors)
+    paper.data.setdefault(NAME, {}).update(
+        matched=matched, score=score, counts=dict(counts), authors=authors
+    )
+    paper.data.setdefault("search", {})["keywords"] = [*matched, *authors]
+
+
+def _labels(*marks: Iterable[Mark]) -> list[str]:
+    """Distinct labels in order of first appearance (title first)."""
+    return list(dict.fromkeys(m.label for group in marks for m in group))
+
+
+def is_excluded(paper: Paper) -> bool:
+    """Whether `paper` matched an exclude keyword."""
+    return bool(paper.data.get(NAME, {}).get("excluded"))
+
+
+@hookimpl(trylast=True)
+def digest_papers(papers: list[Paper], site: Site) -> None:
+    """Mark keywords in every paper, then move excluded papers to the end of the list."""
+    settings = settings_of(site)
+    if not (settings.keywords or settings.exclude or settings.authors):
+        return
+    for paper in papers:
+        highlight_paper(paper, settings)
+    if settings.exclude:
+        # sort is stable: kept papers keep their (trending) order, excluded ones follow.
+        papers.sort(key=is_excluded)
+
+
+def for_you(papers: Iterable[Paper]) -> list[Paper]:
+    """Papers that matched something, best first: not excluded, score, trending rank, key.
+
+    Hidden papers are left out; demoted ones come after every other match.
+    """
+    matched = [
+        (i, p)
+        for i, p in enumerate(papers)
+        if p.data.get(NAME, {}).get("matched") or p.data.get(NAME, {}).get("authors")
+    ]
+
+    def order(item: tuple[int, Paper]) -> tuple[bool, float, int, str]:
+        i, paper = item
+        rank = paper.data.get("trending", {}).get("rank", i + 1)
+        return (is_excluded(paper), -paper.data[NAME]["score"], rank, paper.key)
+
+    return [p for _, p in sorted(matched, key=order) if not p.data.get("hidden")]
+
+
+def keyword_counts(papers: Iterable[Paper], settings: HighlightSettings) -> list[dict[str, Any]]:
+    """How many of `papers` each keyword and watched author matched, in configured order."""
+    counts: Counter[str] = Counter()
+    for paper in papers:
+        info = paper.data.get(NAME, {})
+        counts.update(info.get("matched", ()))
+        counts.update(info.get("authors", ()))
+    labels = [k.label for k in settings.keywords.keywords] + list(settings.authors.values())
+    colours = settings.colours
+    return [
+        {"label": label, "count": counts[label], "colour": colours.get(label)}
+        for label in dict.fromkeys(labels)
+    ]
+
+
+@hookimpl
+def digest_pages(site: Site) -> list[Page]:
+    """The For-you page (paginated): papers matching the watched keywords and authors."""
+    settings = settings_of(site)
+    if not settings.page or not (settings.keywords or settings.authors):
+        return []
+    papers = for_you(site.papers)
+    counts = keyword_counts(papers, settings)
+    pages = []
+    for url, chunk, number, total in paginate(papers, "for-you/", site.config.page_size):
+        pages.append(
+            Page(
+                url,
+                "foryou.html",
+                "For you" if number == 1 else f"For you (page {number})",
+                {
+                    "papers": chunk,
+                    "total": len(papers),
+                    "counts": counts,
+                    "mark_css": mark_css(settings.colours),
+                    "pagination": _pagination(number, total),
+                },
+                nav="For you" if number == 1 else None,
+                nav_weight=20,
+                description="Papers matching the watched keywords and authors.",
+            )
+        )
+    return pages
+
+
+def css_string(text: str) -> str:
+    """`text` as a double-quoted CSS string: every character but letters and digits escaped,
+    so nothing in it can end the string or the style element."""
+    return '"' + "".join(c if c.isascii() and c.isalnum() else f"\\{ord(c):x} " for c in text) + '"'
+
+
+def mark_css(colours: dict[str, str]) -> Markup:
+    """CSS giving each coloured keyword's marks its colour (colours are validated names or
+    hex values; labels are escaped by `css_string`)."""
+    rules = (
+        f"mark[data-keyword={css_string(label)}] {{ background: {colour}; }}"
+        for label, colour in sorted(colours.items())
+    )
+    return Markup("\n".join(rules))
+
+
+def _pagination(number: int, total: int) -> dict[str, Any]:
+    """The pager context ``_macros.html``'s ``pager`` expects, for ``for-you/``."""
+
+    def url(n: int) -> str:
+        return "for-you/" if n == 1 else f"for-you/page/{n}/"
+
+    return {
+        "number": number,
+        "total": total,
+        "previous": url(number - 1) if number > 1 else None,
+        "next": url(number + 1) if number < total else None,
+        "pages": [(n, url(n)) for n in range(1, total + 1)],
+    }
