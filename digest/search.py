@@ -35,10 +35,9 @@ import os
 import re
 import tempfile
 import threading
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +51,7 @@ from digest.richtext import plain_text
 from digest.site import Site
 
 # Bump when the encoding or the text pipeline changes: it is part of every cache key.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 LUNR_VERSION = "2.3.9"
 # (field, boost): lunr applies a field's boost to its BM25 scores when it builds the vectors.
 FIELDS: tuple[tuple[str, int], ...] = (
@@ -297,35 +296,27 @@ def _json(value: Any) -> str:
 
 
 def encode_field(texts: Iterable[str]) -> dict[str, Any]:
-    """One field's postings in a shard, from the field's text in each doc.
+    """One field of a shard, from the field's text in each doc.
 
-    ``lengths[i]`` is doc i's field length; ``terms`` lists ``[term, gaps]`` or ``[term,
-    gaps, tfs]`` sorted by term: `gaps` are the numbers of the docs holding the term as
-    differences (the first from 0); `tfs`, present only when some doc holds the term more
-    than once, its frequency in each of those docs.
+    ``terms`` is the shard's vocabulary for the field, sorted; for doc i, ``docs[i]`` lists
+    the numbers of its terms in that vocabulary, ascending, as differences (the first from
+    0); ``tfs[i]`` is how often each occurs, or 0 when each occurs once; ``lengths[i]`` is
+    the field's length in terms. (Listing terms per doc rather than docs per term costs the
+    same bytes once gzipped, and needs no per-posting Python loop to build.)
     """
-    lengths = []
-    docs_of: defaultdict[str, list[int]] = defaultdict(list)
-    repeats: dict[str, list[tuple[int, int]]] = {}
-    # The hot loop of a build: one pass per posting, kept to the cheapest operations.
-    for i, text in enumerate(texts):
-        counts, length = field_terms(text)
-        lengths.append(length)
-        for term in counts:
-            docs_of[term].append(i)
-        for term, tf in [item for item in counts.items() if item[1] > 1]:
-            repeats.setdefault(term, []).append((i, tf))
-    terms: list[list[Any]] = []
-    for term in sorted(docs_of):
-        numbers = docs_of[term]
-        # Most terms occur in one doc: skip the general case's list building for them.
-        gaps = list(map(operator.sub, numbers, [0, *numbers[:-1]])) if len(numbers) > 1 else numbers
-        tf_pairs = repeats.get(term)
-        if tf_pairs:
-            terms.append([term, gaps, list(map(dict(tf_pairs).get, numbers, repeat(1)))])
-        else:
-            terms.append([term, gaps])
-    return {"lengths": lengths, "terms": terms}
+    counted = [field_terms(text) for text in texts]
+    vocabulary = sorted(set().union(*(counts for counts, _ in counted)))
+    number = {term: i for i, term in enumerate(vocabulary)}.__getitem__
+    term_at = vocabulary.__getitem__
+    docs: list[list[int]] = []
+    tfs: list[list[int] | int] = []
+    for counts, _ in counted:
+        numbers = sorted(map(number, counts))
+        docs.append(list(map(operator.sub, numbers, [0, *numbers[:-1]])))
+        frequencies = list(map(counts.__getitem__, map(term_at, numbers)))
+        tfs.append(frequencies if frequencies and max(frequencies) > 1 else 0)
+    lengths = [length for _, length in counted]
+    return {"terms": vocabulary, "docs": docs, "tfs": tfs, "lengths": lengths}
 
 
 @dataclass(frozen=True, slots=True)

@@ -414,3 +414,8 @@ def test_undated_papers_and_big_years_get_their_own_shards() -> None:
     big = search.YEAR_SHARD_LIMIT + 1
     docs = [doc("2024-05-01")] * big + [doc("2023-01-02"), doc("")]
     assert search.shard_names(docs) == ["2024-05"] * big + ["2023", "undated"]
+
+
+def test_the_engine_reads_the_format_the_build_writes() -> None:
+    engine = (REPO / "themes" / "default" / "static" / "search-worker.js").read_text("utf-8")
+    assert f"var FORMAT = {search.FORMAT_VERSION};" in engine

@@ -12,6 +12,8 @@
   // object serves every posting; lunr only ever reads its keys.
   var NO_METADATA = Object.freeze(Object.create(null));
   var SYNTAX = /[:~^+*\\]/g;
+  // The shard encoding this engine reads (digest/search.py FORMAT_VERSION).
+  var FORMAT = 2;
 
   function createEngine(lunr) {
     // The search-time pipeline lunr.Builder serializes by default: the stemmer only.
@@ -20,6 +22,7 @@
     // Build the lunr.Index for the parts loaded so far: `firsts` (every first-tier part, in
     // manifest order) and `rests` (the abstract shards, any subset; none while loading).
     function assemble(manifest, firsts, rests) {
+      if (manifest.format !== FORMAT) throw new Error("unknown search index format " + manifest.format);
       var fields = manifest.fields.map(function (f) { return f.name; });
       var boosts = manifest.fields.map(function (f) { return f.boost || 1; });
       var docs = collectDocs(firsts);
@@ -60,35 +63,41 @@
       return { refs: refs, list: list, base: base };
     }
 
-    // Field lengths per document, and for each field and term the shards' posting lists
-    // (`chunks`: [first document, gaps, tfs, …], one triple per shard, in document order).
+    // Field lengths per document, and for each field a map term → [document, tf, …] in
+    // document order (the shards list terms per document; lunr wants documents per term).
     function collectPostings(fields, docs, firsts, rests) {
       var n = docs.refs.length;
       var lengths = Object.create(null);
-      var chunks = Object.create(null);
+      var postings = Object.create(null);
       var terms = new Set();
       fields.forEach(function (f) {
         lengths[f] = new Float64Array(n);
-        chunks[f] = new Map();
+        postings[f] = new Map();
       });
       function addPart(part) {
         var start = docs.base[part.id];
         if (start === undefined) throw new Error("search shard " + part.id + " is not in the index");
         Object.keys(part.fields).forEach(function (field) {
           var encoded = part.fields[field];
-          var fieldChunks = chunks[field];
-          if (!fieldChunks) throw new Error("search shard has an unknown field " + field);
+          var fieldPostings = postings[field];
+          if (!fieldPostings) throw new Error("search shard has an unknown field " + field);
+          var lists = encoded.terms.map(function (term) {
+            var list = fieldPostings.get(term);
+            if (!list) {
+              fieldPostings.set(term, (list = []));
+              terms.add(term);
+            }
+            return list;
+          });
           var fieldLengths = lengths[field];
-          for (var i = 0; i < encoded.lengths.length; i++) fieldLengths[start + i] = encoded.lengths[i];
-          var entries = encoded.terms;
-          for (var t = 0; t < entries.length; t++) {
-            var entry = entries[t];
-            var list = fieldChunks.get(entry[0]);
-            if (list) {
-              list.push(start, entry[1], entry[2]);
-            } else {
-              fieldChunks.set(entry[0], [start, entry[1], entry[2]]);
-              terms.add(entry[0]);
+          for (var i = 0; i < encoded.docs.length; i++) {
+            var d = start + i;
+            var gaps = encoded.docs[i];
+            var tfs = encoded.tfs[i];
+            fieldLengths[d] = encoded.lengths[i];
+            for (var k = 0, t = 0; k < gaps.length; k++) {
+              t += gaps[k];
+              lists[t].push(d, tfs ? tfs[k] : 1);
             }
           }
         });
@@ -99,7 +108,7 @@
       firsts.forEach(addPart);
       // In document order, so every posting lists its documents in the order lunr would.
       rests.slice().sort(function (a, b) { return docs.base[a.id] - docs.base[b.id]; }).forEach(addPart);
-      return { lengths: lengths, chunks: chunks, terms: terms };
+      return { lengths: lengths, postings: postings, terms: terms };
     }
 
     // lunr's inverted index (term → {_index, field → {ref → metadata}}) and the BM25 field
@@ -108,50 +117,44 @@
       var n = docs.refs.length;
       var average = [];
       var vectors = [];
-      var getChunks = fields.map(function (f) {
+      var getPostings = fields.map(function (f) {
         var sum = 0;
         var fieldLengths = postings.lengths[f];
         for (var i = 0; i < n; i++) sum += fieldLengths[i];
         average.push(sum / n);
         vectors.push(new Array(n));
-        return postings.chunks[f].get.bind(postings.chunks[f]);
+        return postings.postings[f].get.bind(postings.postings[f]);
       });
-      var Posting = postingType(fields, getChunks, docs.refs, terms);
+      var Posting = postingType(fields, getPostings, docs.refs, terms);
       var invertedIndex = new Array(terms.length);
       for (var ti = 0; ti < terms.length; ti++) {
         var term = terms[ti];
-        var fi, list, c, k, d, gaps;
+        var fi, list, k;
         var withTerm = 0;
         for (fi = 0; fi < fields.length; fi++) {
-          list = getChunks[fi](term);
-          if (!list) continue;
-          for (c = 0; c < list.length; c += 3) withTerm += list[c + 1].length;
+          list = getPostings[fi](term);
+          if (list) withTerm += list.length / 2;
         }
         // lunr.idf: documentsWithTerm counts a document once per field holding the term.
         var x = (n - withTerm + 0.5) / (withTerm + 0.5);
         var idf = Math.log(1 + Math.abs(x));
         for (fi = 0; fi < fields.length; fi++) {
-          list = getChunks[fi](term);
+          list = getPostings[fi](term);
           if (!list) continue;
           var fieldLengths = postings.lengths[fields[fi]];
           var avg = average[fi];
           var boost = boosts[fi];
           var fieldVectors = vectors[fi];
-          for (c = 0; c < list.length; c += 3) {
-            d = list[c];
-            gaps = list[c + 1];
-            var tfs = list[c + 2];
-            for (k = 0; k < gaps.length; k++) {
-              d += gaps[k];
-              var tf = tfs ? tfs[k] : 1;
-              // lunr.Builder#createFieldVectors, operation for operation (same rounding).
-              var score = idf * ((K1 + 1) * tf) / (K1 * (1 - B + B * (fieldLengths[d] / avg)) + tf);
-              score *= boost;
-              score *= 1; // document boost
-              var elements = fieldVectors[d];
-              if (elements) elements.push(ti, Math.round(score * 1000) / 1000);
-              else fieldVectors[d] = [ti, Math.round(score * 1000) / 1000];
-            }
+          for (k = 0; k < list.length; k += 2) {
+            var d = list[k];
+            var tf = list[k + 1];
+            // lunr.Builder#createFieldVectors, operation for operation (same rounding).
+            var score = idf * ((K1 + 1) * tf) / (K1 * (1 - B + B * (fieldLengths[d] / avg)) + tf);
+            score *= boost;
+            score *= 1; // document boost
+            var elements = fieldVectors[d];
+            if (elements) elements.push(ti, Math.round(score * 1000) / 1000);
+            else fieldVectors[d] = [ti, Math.round(score * 1000) / 1000];
           }
         }
         invertedIndex[ti] = [term, new Posting(ti)];
@@ -162,25 +165,18 @@
     // lunr's posting of a term: {_index, <field>: {<ref>: metadata}}. Each field's documents
     // are turned into that object the first time lunr reads it: most terms are never
     // queried, and building every one would be most of the loading time.
-    function postingType(fields, getChunks, refs, terms) {
+    function postingType(fields, getPostings, refs, terms) {
       function Posting(index) { this._index = index; }
       fields.forEach(function (field, fi) {
         Object.defineProperty(Posting.prototype, field, {
           enumerable: true,
           configurable: true,
           get: function () {
-            var list = getChunks[fi](terms[this._index]);
+            var list = getPostings[fi](terms[this._index]);
             var byRef = NO_METADATA;
             if (list) {
               byRef = Object.create(null);
-              for (var c = 0; c < list.length; c += 3) {
-                var gaps = list[c + 1];
-                var d = list[c];
-                for (var k = 0; k < gaps.length; k++) {
-                  d += gaps[k];
-                  byRef[refs[d]] = NO_METADATA;
-                }
-              }
+              for (var k = 0; k < list.length; k += 2) byRef[refs[list[k]]] = NO_METADATA;
             }
             Object.defineProperty(this, field, { value: byRef, enumerable: true });
             return byRef;
