@@ -81,6 +81,11 @@ class Options:
         self._seen.add(key)
         return self.values.get(key, default)
 
+    def raw(self, key: str, default: Any = None) -> Any:
+        """The value of `key` as TOML gave it, for settings of mixed shape that the caller
+        checks itself (reporting through `error`)."""
+        return self._get(key, default)
+
     def _typed(self, key: str, default: Any, types: tuple[type, ...], what: str) -> Any:
         value = self._get(key, _MISSING)
         if value is _MISSING:
@@ -277,8 +282,7 @@ def load_config(path: Path) -> Config:
     config.plugins_local = plugins.strings("local", ())
     for key, value in plugins.values.items():
         if isinstance(value, dict):
-            plugins._seen.add(key)
-            config.raw_plugin_options[key] = value
+            config.raw_plugin_options[key] = plugins.raw(key)
     plugins.done()
     top.done()
     return config
@@ -329,7 +333,7 @@ def _fetch_options(opts: Options) -> dict[str, Any]:
 
 
 def _date(opts: Options, key: str) -> dt.date | None:
-    value = opts._get(key, None)
+    value = opts.raw(key)
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return value
     if isinstance(value, str):

@@ -373,7 +373,7 @@ def _check_regex(regex: str, entry: Options) -> str | None:
 
 def read_keywords(opts: Options, key: str) -> KeywordMatcher:
     """The keyword list under `key` as a compiled matcher (bad entries are reported)."""
-    raw = opts._get(key, [])
+    raw = opts.raw(key, [])
     if not isinstance(raw, list):
         opts.error(key, "expected an array of keywords")
         return KeywordMatcher(())
