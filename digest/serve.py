@@ -8,13 +8,14 @@ How it fits together:
   (sources whose file did not change come from `SourceCache`); site.toml or a site-local
   plugin reloads everything. A failed rebuild leaves the last good site served and turns
   the error into `BuildProblem`s shown in an overlay.
-* A rebuild produces a `Generation`: a fresh Jinja environment, the hashed static files,
-  the feeds and a handful of pages rendered up front (one per template, which also catches
-  template errors before anything changes, plus the home and 404 pages). Committing it
-  writes those files and sends the reload event at once. Every other page is *pending*: the
-  builder thread renders pending pages in the background, and a request for a pending page
-  renders it first, so a browser always gets the current generation while a 10,000-page
-  site reloads in well under a second. Only files whose bytes changed are rewritten.
+* A rebuild produces a `Generation`: a fresh Jinja environment, the hashed static files
+  and a handful of pages rendered up front (the first page of each template the change
+  affects, which also catches template errors before anything changes). Committing it
+  writes those files and sends the reload event at once. Every other page is *pending*:
+  the builder thread writes the feeds and renders pending pages in the background, and a
+  request for a pending page renders it first, so a browser always gets the current
+  generation while a 10,000-page site reloads in well under a second. Only files whose
+  bytes changed are rewritten.
 * The search index (lunr.py, the slow part of a big build) is written by a child process
   after each model change, so it neither blocks the reload nor competes for the GIL; a
   newer model cancels it.
@@ -287,12 +288,43 @@ class Model:
     feeds: dict[str, bytes] | None = None
 
 
-def make_site(config: Config, pm: pluggy.PluginManager, date: dt.date, cache: SourceCache) -> Site:
+@contextlib.contextmanager
+def timed(phases: dict[str, float], name: str) -> Iterator[None]:
+    """Add the seconds the body takes to ``phases[name]``."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        phases[name] = phases.get(name, 0.0) + time.perf_counter() - start
+
+
+def make_site(
+    config: Config,
+    pm: pluggy.PluginManager,
+    date: dt.date,
+    cache: SourceCache,
+    phases: dict[str, float] | None = None,
+) -> Site:
     """Load (through `cache`), merge, run the plugins and collect the pages, as `build` does.
 
-    Raises `SourceProblems` when a source reports an error-severity problem.
+    Raises `SourceProblems` when a source reports an error-severity problem. The seconds
+    spent loading, in plugins and collecting pages are added to `phases`.
     """
+    phases = {} if phases is None else phases
     site = Site(config=config, date=date)
+    with timed(phases, "load"):
+        _load(site, config, pm, cache)
+    errors = [p for p in site.problems if p.severity == "error"]
+    if errors:
+        raise SourceProblems(errors)
+    with timed(phases, "plugins"):
+        pm.hook.digest_papers(papers=site.papers, site=site)
+    with timed(phases, "pages"):
+        site.pages = collect_pages(site, pm)
+    return site
+
+
+def _load(site: Site, config: Config, pm: pluggy.PluginManager, cache: SourceCache) -> None:
     readers = readers_by_name(pm)
     loaded: list[Paper] = []
     for source in config.sources:
@@ -312,12 +344,6 @@ def make_site(config: Config, pm: pluggy.PluginManager, date: dt.date, cache: So
     site.papers = newest_first(merge_papers(loaded))
     site.slugs = assign_slugs(site.papers)
     site.enabled_plugins = tuple(sorted(name for name, p in pm.list_name_plugin() if p))
-    errors = [p for p in site.problems if p.severity == "error"]
-    if errors:
-        raise SourceProblems(errors)
-    pm.hook.digest_papers(papers=site.papers, site=site)
-    site.pages = collect_pages(site, pm)
-    return site
 
 
 class MemoryOutput(OutputDir):
@@ -423,6 +449,8 @@ class Generation:
         self.inflight: dict[str, threading.Event] = {}
         self.claims = threading.Lock()
         self.problems: list[BuildProblem] = []
+        self.feeds_lock = threading.Lock()
+        self.feeds_done = False
         self.finished = False
         self.started = time.perf_counter()
 
@@ -544,8 +572,9 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
 class SearchIndexer:
     """Writes the search index for the newest model, one job at a time, off the GIL.
 
-    The job runs in a child process (lunr.py takes ~2 ms per paper) that a newer model
-    kills; if the site cannot be pickled or unpickled there, it runs in a thread instead.
+    The job runs in a child process (indexing is the slowest step of a big build), at a
+    lower priority, and a newer model kills it with every process it started; if the site
+    cannot be pickled or unpickled there, the job runs in a thread instead.
     `on_done(model, files)` receives the index files; `on_error(model, problems)` failures.
     """
 
@@ -763,10 +792,12 @@ class Preview:
         self.rebuilds = 0
         self.failures = 0
         self.state = "starting"
+        self.last_rebuild: dict[str, Any] = {}
         self.build_problems: list[BuildProblem] = []
         self.late_problems: list[BuildProblem] = []  # search index, build_done plugins
         self._retry = Level.NONE
         self._core: set[str] = set()
+        self._feeds: set[str] = set()
         self._search: set[str] = set()
         self._extra: set[str] = set()
         self.closed = False
@@ -807,6 +838,7 @@ class Preview:
             "writes": self.files.writes,
             "clients": self.events.count,
             "problems": [p.to_json() for p in self.problems()],
+            "last_rebuild": self.last_rebuild,
         }
 
     # ---- rebuilding
@@ -839,33 +871,52 @@ class Preview:
         self.state = "building"
         reason = _describe_changes(changes, self.config_path.parent)
         model = self.model
+        phases: dict[str, float] = {}
         try:
             if level >= Level.CONFIG or model is None:
-                config, pm = prepare_config(self.config_path)
+                with timed(phases, "config"):
+                    config, pm = prepare_config(self.config_path)
                 self._watch(config)
                 if changes is None or any(_is_plugin_file(config, p) for p in changes):
                     self.sources.clear()
-                model = Model(config, pm, make_site(config, pm, self.date, self.sources))
+                model = Model(config, pm, make_site(config, pm, self.date, self.sources, phases))
             elif level >= Level.MODEL:
-                model = Model(
-                    model.config,
-                    model.pm,
-                    make_site(model.config, model.pm, self.date, self.sources),
-                )
-            gen = self._prepare(model)
+                site = make_site(model.config, model.pm, self.date, self.sources, phases)
+                model = Model(model.config, model.pm, site)
+            changed = self._changed_templates(changes) if level == Level.RENDER else None
+            with timed(phases, "render"):
+                gen = self._prepare(model, changed)
         except Exception as exc:
             self._fail(level, exc, reason)
             self.state = "idle" if self.gen is None or self.gen.finished else "rendering"
             return False
         self.state = "rendering"
-        self._commit(gen)
+        with timed(phases, "publish"):
+            self._commit(gen)
         seconds = time.perf_counter() - started
+        self.last_rebuild = {"level": level.name.lower(), "seconds": seconds, "phases": phases}
         site = model.site
+        slow = ", ".join(f"{k} {v:.2f}" for k, v in phases.items() if v >= 0.05)
         self.log(
             f"{reason}: updated in {seconds:.2f} s "
-            f"({len(site.papers)} papers, {len(site.pages)} pages)"
+            f"({len(site.papers)} papers, {len(site.pages)} pages{'; ' + slow if slow else ''})"
         )
         return True
+
+    def _changed_templates(self, changes: set[Path] | None) -> set[str] | None:
+        """Names of the changed templates (also as ``default:<name>``); None when anything
+        else changed (a static file, theme.toml) or the last rebuild failed."""
+        if changes is None or self.model is None or self._retry != Level.NONE:
+            return None
+        folders = [d / "templates" for d in _theme_dirs_or_none(self.model.config) or []]
+        names: set[str] = set()
+        for path in changes:
+            folder = next((f for f in folders if f in path.parents), None)
+            if folder is None:
+                return None
+            name = path.relative_to(folder).as_posix()
+            names.update((name, f"default:{name}"))
+        return names
 
     def _fail(self, level: Level, exc: Exception, reason: str) -> None:
         self.failures += 1
@@ -896,12 +947,13 @@ class Preview:
         if self.on_watch:
             self.on_watch(files, trees)
 
-    def _prepare(self, model: Model) -> Generation:
-        """A generation ready to commit: assets, environment, key pages, feeds.
+    def _prepare(self, model: Model, changed: set[str] | None = None) -> Generation:
+        """A generation ready to commit: assets, environment, a page per template, feeds.
 
         Everything that can fail for a whole-site reason fails here, before anything
-        served changes: config-level theme errors, template syntax, the first page of every
-        template, the feeds.
+        served changes: theme errors, template syntax, the feeds, and the first page of
+        every template that uses one of the `changed` templates (None: of every template),
+        which catches errors only rendering shows, such as an undefined variable.
         """
         config, site, pm = model.config, model.site, model.pm
         files = {rel: path.read_bytes() for rel, path in static_files(config)}
@@ -914,23 +966,17 @@ class Preview:
         pm.hook.digest_jinja_env(env=env, site=site)
         gen = Generation(self.generations + 1, model, env)
         gen.static = {assets.url_path(rel): data for rel, data in files.items()}
-        templates = {p.template for p in site.pages}
-        for name in sorted(template_closure(env, templates, self._templates[1])):
-            with contextlib.suppress(jinja2.TemplateNotFound):
-                env.get_template(name)  # compile now: a later edit cannot leak into this one
+        cache = self._templates[1]
         first: dict[str, Page] = {}
         for page in site.pages:
             first.setdefault(page.template, page)
-        for rel in ("index.html", "404.html"):
-            if rel in gen.pages:
-                first.setdefault(rel, gen.pages[rel])  # likely viewed: render them up front
-        for page in first.values():
-            if page.output_path not in gen.prerendered:
+        closures = {name: template_closure(env, [name], cache) for name in sorted(first)}
+        for name in sorted(set().union(*closures.values())):
+            with contextlib.suppress(jinja2.TemplateNotFound):
+                env.get_template(name)  # compile now: a later edit cannot leak into this one
+        for name, page in first.items():
+            if changed is None or closures[name] & changed:
                 gen.prerendered[page.output_path] = gen.render(page)
-        if model.feeds is None:
-            out = MemoryOutput()
-            feeds.write_site_files(site, out)
-            model.feeds = out.files
         return gen
 
     def _commit(self, gen: Generation) -> None:
@@ -938,14 +984,12 @@ class Preview:
             if self.closed:
                 return
             old = self.gen
-            core = set(gen.static) | set(gen.pages) | set(gen.model.feeds or {})
+            core = set(gen.static) | set(gen.pages)
             for rel, data in gen.static.items():
                 self.files.put(rel, data)
             for rel, data in gen.prerendered.items():
                 self.files.put(rel, data)
-            for rel, data in (gen.model.feeds or {}).items():
-                self.files.put(rel, data)
-            for rel in sorted(self._core - core - self._search - self._extra):
+            for rel in sorted(self._core - core - self._search - self._extra - self._feeds):
                 self.files.remove(rel)
             self._core = core
             gen.pending = {rel: p for rel, p in gen.pages.items() if rel not in gen.prerendered}
@@ -1009,19 +1053,58 @@ class Preview:
         finally:
             gen.release(rel)
 
+    def ensure_feeds(self, gen: Generation | None = None) -> None:
+        """Write the feeds, sitemap and robots.txt of the current generation's model.
+
+        They are computed once per model, after the reload (a second at 10,000 papers),
+        in the background or when one of them is requested, whichever comes first.
+        """
+        gen = gen or self.gen
+        if gen is None or gen.feeds_done:
+            return
+        with gen.feeds_lock:
+            if gen.feeds_done:
+                return
+            model = gen.model
+            try:
+                if model.feeds is None:
+                    out = MemoryOutput()
+                    feeds.write_site_files(model.site, out)
+                    model.feeds = out.files
+            except Exception as exc:
+                gen.feeds_done = True
+                self._late_failure(model, problems_from(exc, model.config.root))
+                return
+            with self.lock:
+                if self.gen is gen and not self.closed:
+                    for rel, data in model.feeds.items():
+                        self.files.put(rel, data)
+                    stale = self._feeds - set(model.feeds) - self._core - self._search
+                    for rel in sorted(stale):
+                        self.files.remove(rel)
+                    self._feeds = set(model.feeds)
+            gen.feeds_done = True
+
     def work(self, stop: Callable[[], bool]) -> bool:
-        """Render pending pages until `stop()` is true; then, once every page is rendered,
-        run the ``digest_build_done`` hooks. Returns whether work remains."""
+        """Write the feeds, then render pending pages until `stop()` is true; then, once
+        every page is rendered, run the ``digest_build_done`` hooks. Returns whether work
+        remains."""
         gen = self.gen
         if gen is None or self.closed:
             return False
+        self.ensure_feeds(gen)
         while not stop():
             claimed = gen.claim()
             if claimed is None:
                 break
             if isinstance(claimed, tuple):
                 self._render(gen, *claimed)
-        if gen.pending or gen.inflight:
+        if gen.pending:
+            return True
+        with gen.claims:
+            rendering = next(iter(gen.inflight.values()), None)
+        if rendering is not None:  # a request is rendering the last pages: wait, do not spin
+            rendering.wait(0.05)
             return True
         if not gen.finished:
             gen.finished = True
@@ -1049,7 +1132,7 @@ class Preview:
                 return
             for rel, data in written.items():
                 self.files.put(rel, data)
-            for rel in sorted(self._extra - set(written) - self._core - self._search):
+            for rel in sorted(self._extra - set(written) - self._core - self._search - self._feeds):
                 self.files.remove(rel)
             self._extra = set(written)
 
@@ -1059,7 +1142,7 @@ class Preview:
                 return
             for rel, data in files.items():
                 self.files.put(rel, data)
-            for rel in sorted(self._search - set(files) - self._core - self._extra):
+            for rel in sorted(self._search - set(files) - self._core - self._extra - self._feeds):
                 self.files.remove(rel)
             self._search = set(files)
         self.events.publish("search", {"build": self.build_id})
@@ -1370,6 +1453,8 @@ class PreviewHandler(http.server.BaseHTTPRequestHandler):
             index = f"{rel}/index.html" if rel else "index.html"
             for candidate in (rel, index):
                 preview.ensure_fresh(candidate)
+            if rel.endswith((".xml", ".txt")):
+                preview.ensure_feeds()
             if rel.startswith("search/") and rel.endswith(".json"):
                 preview.search.wait(timeout=120)  # the search page needs the fresh index
         root = app.outdir
