@@ -7,11 +7,12 @@ import datetime as dt
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from digest.bibtex_export import citation_keys, paper_bibtex
 from digest.model import Paper
@@ -92,15 +93,41 @@ def paper_pages(site: Site) -> Iterator[Page]:
                     for s in paper.sightings
                 ],
                 "related": related.get(paper.key, []),
-                "bibtex": paper_bibtex(site, paper),
                 "citation_key": keys[paper.key],
-                "abstract_html": render_rich_text(
-                    paper.abstract, marks_for(paper, "abstract"), links=True
-                ),
-                "jsonld": script_json(scholarly_article(site, paper)),
+                # Made when the page is rendered, so the page set of a big site stays small.
+                "bibtex": LazyHTML(partial(_bibtex_html, site, paper)),
+                "abstract_html": LazyHTML(partial(_abstract_html, paper)),
+                "jsonld": LazyHTML(partial(_jsonld, site, paper)),
             },
             description=plain_text(paper.abstract[:400]),
         )
+
+
+class LazyHTML:
+    """HTML made only when a template outputs it (Jinja calls ``__html__``)."""
+
+    __slots__ = ("_make",)
+
+    def __init__(self, make: Callable[[], str]):
+        self._make = make
+
+    def __html__(self) -> str:
+        return str(self._make())
+
+    def __str__(self) -> str:
+        return self.__html__()
+
+
+def _bibtex_html(site: Site, paper: Paper) -> Markup:
+    return escape(paper_bibtex(site, paper))
+
+
+def _abstract_html(paper: Paper) -> Markup:
+    return render_rich_text(paper.abstract, marks_for(paper, "abstract"), links=True)
+
+
+def _jsonld(site: Site, paper: Paper) -> Markup:
+    return script_json(scholarly_article(site, paper))
 
 
 def is_http_url(url: str | None) -> bool:

@@ -21,17 +21,18 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 AXE = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "axe.min.js"
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists() or not CHROMEDRIVER.exists(),
-    reason="Debian's chromium and chromium-driver are not installed "
-    "(apt-get install chromium chromium-driver)",
-)
+if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
+    pytest.skip(
+        "Debian's chromium and chromium-driver are not installed "
+        "(apt-get install chromium chromium-driver)",
+        allow_module_level=True,
+    )
 
-from selenium import webdriver  # noqa: E402 (after the skip mark: the reason stays readable)
+from selenium import webdriver  # noqa: E402 (only needed, and imported, with a browser)
+from selenium.webdriver import Chrome as WebDriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
-from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 from test_theme import ServedSite, serve_site  # noqa: E402
 
