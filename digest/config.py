@@ -17,6 +17,7 @@ from typing import Any
 
 from digest.errors import ConfigError
 from digest.sources.base import Source
+from digest.sources.fields import is_http_url
 
 _MISSING = object()
 
@@ -257,7 +258,7 @@ def load_config(path: Path) -> Config:
     top = Options(raw, "", path.name, config.issues)
     config.title = top.string("title", config.title)
     config.description = top.string("description", "")
-    base_url = top.string("base_url", "/")
+    base_url = _base_url(top)
     config.base_url = base_url if base_url.endswith("/") else base_url + "/"
     config.language = top.string("language", "en")
     config.output_dir = _path(root, top.string("output_dir", "_site")) or root / "_site"
@@ -286,6 +287,17 @@ def load_config(path: Path) -> Config:
     plugins.done()
     top.done()
     return config
+
+
+def _base_url(opts: Options) -> str:
+    """base_url: an http(s) URL or a path; it starts every absolute link, so a script URL
+    (``javascript:``, ``data:``) would make every canonical and feed link one."""
+    value: str = opts.string("base_url", "/")
+    path = value.startswith("/") and not value.startswith("//")
+    if (path or is_http_url(value)) and not any(ch.isspace() or ord(ch) < 32 for ch in value):
+        return value
+    opts.error("base_url", f"expected an http(s) URL or a path starting with /, got {value!r}")
+    return "/"
 
 
 def _source(opts: Options, root: Path) -> Source | None:

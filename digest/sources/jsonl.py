@@ -242,7 +242,21 @@ def read_object(value: Any, line: int, source: Source) -> Iterator[Paper | Probl
                 field="links",
             )
     safe = {kind: url for kind, url in links.items() if is_http_url(url)}
-    paper = Paper.from_json({**value, "links": safe})
+    sightings = value.get("sightings") or []
+    for index, sighting in enumerate(sightings, start=1):
+        url = sighting.get("url")
+        if url is not None and not is_http_url(url):
+            yield Problem(
+                source.label,
+                line,
+                f"dropped the sighting link {url[:80]!r}: only http(s) links are kept",
+                "unsafe-link",
+                field=f"sightings[{index}].url",
+            )
+    sightings = [
+        {**s, "url": s["url"] if is_http_url(s.get("url") or "") else None} for s in sightings
+    ]
+    paper = Paper.from_json({**value, "links": safe, "sightings": sightings})
     if "sightings" not in value:
         paper = dataclasses.replace(paper, sightings=(Sighting(source.name, line=line),))
     yield paper
