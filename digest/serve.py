@@ -243,26 +243,43 @@ class SourceCache:
         key = tuple(
             sorted((name, type(r).__module__, type(r).__qualname__) for name, r in readers.items())
         )
-        try:
-            st = source.path.stat()
-        except OSError:
+        stat = _stat(source.path)
+        if stat is None:
             self._entries.pop(source.name, None)
             return load_source(readers, source)  # reports the missing or unreadable file
-        stat = (st.st_mtime_ns, st.st_size, st.st_ino)
         entry = self._entries.get(source.name)
         if entry and entry.source == source and entry.readers_key == key:
             if entry.stat == stat:
                 return entry.result
-            digest = _file_digest(source.path)
-            if digest == entry.digest:
+            if _file_digest(source.path) == entry.digest:
                 entry.stat = stat
                 return entry.result
-        else:
+        for _ in range(WRITE_RETRIES):
             digest = _file_digest(source.path)
-        self.loads += 1
-        result = load_source(readers, source)
+            self.loads += 1
+            result = load_source(readers, source)
+            after = _stat(source.path)
+            if after == stat:
+                break
+            # The file changed while it was read: an editor (or a script) is still writing
+            # it. Reading it again when it settles beats showing half a listing.
+            time.sleep(0.05)
+            stat = after
+            if stat is None:
+                return load_source(readers, source)
         self._entries[source.name] = _CachedSource(source, key, stat, digest, result)
         return result
+
+
+WRITE_RETRIES = 5
+
+
+def _stat(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
 def _file_digest(path: Path) -> bytes:
@@ -831,6 +848,8 @@ class Preview:
             "rebuilds": self.rebuilds,
             "failures": self.failures,
             "generations": self.generations,
+            "papers": len(gen.model.site.papers) if gen else 0,
+            "pages": len(gen.pages) if gen else 0,
             "pending": len(gen.pending) if gen else 0,
             "rendered": bool(gen and gen.finished),
             "search": "ready" if self.search.idle.is_set() else "running",
@@ -1342,6 +1361,7 @@ def live_snippet(build: str, problems: list[BuildProblem]) -> bytes:
 
 
 _BODY_END = re.compile(rb"</body\s*>", re.IGNORECASE)
+_HASHED_STATIC = re.compile(r"static/.+\.[0-9a-f]{10}(\.[^./]+)?$")  # see render.Assets
 
 
 def inject(document: bytes, snippet: bytes) -> bytes:
@@ -1500,14 +1520,17 @@ class PreviewHandler(http.server.BaseHTTPRequestHandler):
             self.send_response(status)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(size))
-            self._common_headers()
+            rel = real.relative_to(app.outdir).as_posix()
+            self._common_headers(immutable=bool(_HASHED_STATIC.match(rel)))
             self.end_headers()
             if not head:
                 shutil.copyfileobj(f, self.wfile, 256 * 1024)
 
-    def _common_headers(self) -> None:
-        # A preview must never show yesterday's file from the browser cache.
-        self.send_header("Cache-Control", "no-store")
+    def _common_headers(self, immutable: bool = False) -> None:
+        # A preview must never show yesterday's file from the browser cache; a static file
+        # named by its content hash can be kept, which makes a reload cheaper.
+        cache = "public, max-age=31536000, immutable" if immutable else "no-store"
+        self.send_header("Cache-Control", cache)
         self.send_header("X-Content-Type-Options", "nosniff")
 
     def _send(self, status: int, ctype: str, body: bytes, head: bool) -> None:

@@ -28,15 +28,18 @@ from conftest import DEMO_DATE, SiteFactory
 
 from digest.build import build
 from digest.cli import main
+from digest.model import Paper
 from digest.serve import (
     PreviewServer,
     ServeError,
+    SourceCache,
     content_type,
     inject,
     json_for_script,
     live_snippet,
     request_path,
 )
+from digest.sources.base import Source
 from digest.watch import Debouncer, PollingWatcher, ignored
 
 BOUND = 10.0  # seconds: generous for a loaded CI machine; bench/bench_serve.py measures speed
@@ -535,7 +538,10 @@ def test_content_types(serving: Any, site: Path) -> None:
     for path, ctype in expected.items():
         status, headers, _ = app.get(path)
         assert (status, headers["Content-Type"]) == (200, ctype), path
-        assert headers["Cache-Control"] == "no-store"
+        # Files named by their content hash may be cached; nothing else may.
+        hashed = path.startswith("/static/")
+        assert ("immutable" in headers["Cache-Control"]) == hashed, path
+        assert (headers["Cache-Control"] == "no-store") != hashed, path
     assert content_type("x.woff") == "font/woff" and content_type("x.map") == "application/json"
 
 
@@ -760,6 +766,33 @@ def test_injection_and_script_json() -> None:
     assert 'data-build="x&quot;&gt;&lt;script&gt;"' in snippet
 
 
+def test_source_cache_rereads_a_file_that_changed_while_read(tmp_path: Path) -> None:
+    listing_file = tmp_path / "papers.jsonl"
+    listing_file.write_text(paper(1), encoding="utf-8")
+    reads: list[int] = []
+
+    class StillBeingWritten:
+        name, description = "grow", "appends a paper while the first read is going on"
+
+        def sniff(self, head: str, path: Path) -> int:
+            return 0
+
+        def read(self, lines: Any, source: Source) -> Any:
+            reads.append(1)
+            if len(reads) == 1:  # the writer is not done yet
+                with listing_file.open("a", encoding="utf-8") as f:
+                    f.write(paper(2))
+            for line in lines:
+                yield Paper.from_json(json.loads(line))
+
+    cache = SourceCache()
+    source = Source("grow", listing_file, format="grow")
+    result = cache.load({"grow": StillBeingWritten()}, source)
+    assert [p.arxiv_id for p in result.papers] == ["2510.00001", "2510.00002"]
+    assert len(reads) == 2
+    assert cache.load({"grow": StillBeingWritten()}, source) is result  # cached now
+
+
 def test_debouncer_merges_a_burst() -> None:
     debouncer = Debouncer(0.05)
     for n in range(5):
@@ -803,8 +836,6 @@ CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver"
 @pytest.mark.skipif(not (CHROMIUM.exists() and CHROMEDRIVER.exists()), reason="needs Chromium")
 def test_browser_reloads_and_shows_the_error_overlay(serving: Any, site: Path) -> None:
     webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.common.by import By
-
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -813,27 +844,41 @@ def test_browser_reloads_and_shows_the_error_overlay(serving: Any, site: Path) -
     browser = webdriver.Chrome(
         service=webdriver.ChromeService(executable_path=str(CHROMEDRIVER)), options=options
     )
+
+    # Read the page in one script call: an element found in one call may belong to a page
+    # the live reload has replaced by the next.
+    def marker() -> str | None:
+        return browser.execute_script(
+            "const m = document.querySelector('.marker'); return m && m.textContent;"
+        )
+
+    def overlay() -> dict[str, Any] | None:
+        return browser.execute_script(
+            "const o = document.getElementById('digest-live-overlay');"
+            "return o && {text: o.innerText, elements: o.querySelectorAll('b').length};"
+        )
+
     try:
         app = serving()
         browser.get(f"{app.server.url}papers/2510.00001/")
-        assert browser.find_element(By.CSS_SELECTOR, ".marker").text == "MARK-1"
+        assert marker() == "MARK-1"
         wait_until(lambda: app.preview.status()["clients"] >= 1, what="the page's event stream")
         template = site / "theme/templates/paper.html"
         edit(template, "MARK-1", "MARK-2")
-        wait_until(lambda: browser.find_element(By.CSS_SELECTOR, ".marker").text == "MARK-2")
+        wait_until(lambda: marker() == "MARK-2", what="the page to reload")
 
         template.write_text(PAPER_TEMPLATE + "<b>{{ 'x' </b>\n", encoding="utf-8")
-        overlay = wait_until(lambda: browser.find_elements(By.ID, "digest-live-overlay"))[0]
-        assert "theme/templates/paper.html:3" in overlay.text
-        assert browser.find_element(By.CSS_SELECTOR, ".marker").text == "MARK-2"
+        shown = wait_until(overlay, what="the error overlay")
+        assert "theme/templates/paper.html:3" in shown["text"]
+        assert marker() == "MARK-2", "the page was not replaced by a broken one"
         # The message is text, never markup: the template's "<b>" does not become an element.
-        assert not overlay.find_elements(By.TAG_NAME, "b")
+        assert shown["elements"] == 0
         browser.refresh()  # a page loaded while the error persists shows it at once
-        assert wait_until(lambda: browser.find_elements(By.ID, "digest-live-overlay"))
+        assert wait_until(overlay, what="the overlay after a refresh")
 
         template.write_text(PAPER_TEMPLATE.replace("MARK-1", "MARK-3"), encoding="utf-8")
-        wait_until(lambda: browser.find_element(By.CSS_SELECTOR, ".marker").text == "MARK-3")
-        assert not browser.find_elements(By.ID, "digest-live-overlay")
+        wait_until(lambda: marker() == "MARK-3", what="the fixed page")
+        assert overlay() is None
     finally:
         browser.quit()
 
