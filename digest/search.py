@@ -493,28 +493,28 @@ def write_search_files(
     docs: Sequence[SearchDoc], out: OutputDir, cache: ShardCache, workers: int | None = None
 ) -> dict[str, Any]:
     """Write the manifest, the first tier and the rest shards for `docs` (see `site_docs`
-    for their order); returns the manifest."""
-    names = shard_names(docs)
-    order = list(dict.fromkeys(names))
-    groups = [[d for d, n in zip(docs, names, strict=True) if n == name] for name in order]
-    shards = build_shards(groups, cache, workers)
-    first = ('{"parts":[' + ",".join(s.first for s in shards) + "]}").encode("utf-8")
+    for their order); returns the manifest.
+
+    The manifest only names the files to fetch; the first tier also carries the format,
+    the fields and their boosts.
+    """
+    groups: dict[str, list[SearchDoc]] = {}
+    for doc, name in zip(docs, shard_names(docs), strict=True):
+        groups.setdefault(name, []).append(doc)
+    shards = build_shards(list(groups.values()), cache, workers)
+    head = _json({"format": FORMAT_VERSION, "fields": [{"name": n, "boost": b} for n, b in FIELDS]})
+    # The cached parts are spliced in as they are: re-encoding them would cost more than
+    # everything else a warm build does.
+    first = (head[:-1] + ',"parts":[' + ",".join(s.first for s in shards) + "]}").encode("utf-8")
     first_path = _hashed_name("first", first)
     out.write_bytes(first_path, first)
     rest_paths = []
-    for name, shard in zip(order, shards, strict=True):
+    for name, shard in zip(groups, shards, strict=True):
         data = shard.rest.encode("utf-8")
         path = _hashed_name(f"rest-{name}", data)
         out.write_bytes(path, data)
         rest_paths.append(path)
-    manifest = {
-        "format": FORMAT_VERSION,
-        "lunr": LUNR_VERSION,
-        "documents": len(docs),
-        "fields": [{"name": name, "boost": boost} for name, boost in FIELDS],
-        "first": first_path,
-        "rest": rest_paths,
-    }
+    manifest = {"first": first_path, "rest": rest_paths}
     out.write_text("search/manifest.json", _json(manifest))
     return manifest
 

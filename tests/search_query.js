@@ -73,7 +73,7 @@ function main() {
     const manifest = JSON.parse(manifestText);
     const first = JSON.parse(firstText);
     const rests = withRest ? restTexts.map((t) => JSON.parse(t)) : [];
-    return engine.assemble(manifest, first.parts, rests);
+    return engine.assemble(manifest, first, rests);
   }
 
   function median(values) {

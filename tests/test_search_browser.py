@@ -105,7 +105,7 @@ def results(driver: Any) -> list[dict[str, Any]]:
                  const title = li.querySelector('.result-title');
                  return {title: title.textContent, href: title.href || null,
                          marks: Array.from(title.querySelectorAll('mark')).map(m => m.textContent),
-                         selected: li.getAttribute('aria-selected')};
+                         selected: li.getAttribute('aria-current')};
                });"""
         )
     )

@@ -19,12 +19,13 @@
     // The search-time pipeline lunr.Builder serializes by default: the stemmer only.
     var SEARCH_PIPELINE = ["stemmer"];
 
-    // Build the lunr.Index for the parts loaded so far: `firsts` (every first-tier part, in
-    // manifest order) and `rests` (the abstract shards, any subset; none while loading).
-    function assemble(manifest, firsts, rests) {
-      if (manifest.format !== FORMAT) throw new Error("unknown search index format " + manifest.format);
-      var fields = manifest.fields.map(function (f) { return f.name; });
-      var boosts = manifest.fields.map(function (f) { return f.boost || 1; });
+    // Build the lunr.Index for the files loaded so far: `first` (the first tier: format,
+    // fields and every shard's part) and `rests` (the abstract shards: all, or none yet).
+    function assemble(manifest, first, rests) {
+      if (first.format !== FORMAT) throw new Error("unknown search index format " + first.format);
+      var firsts = first.parts;
+      var fields = first.fields.map(function (f) { return f.name; });
+      var boosts = first.fields.map(function (f) { return f.boost || 1; });
       var docs = collectDocs(firsts);
       var postings = collectPostings(fields, docs, firsts, rests);
       // Default sort compares UTF-16 code units: the order lunr.TokenSet.Builder requires.
@@ -284,12 +285,12 @@
     var full = null;
     var firstReady = fetchJSON(manifestUrl).then(function (manifest) {
       return fetchJSON(rootUrl + manifest.first).then(function (tier) {
-        first = engine.assemble(manifest, tier.parts, []);
+        first = engine.assemble(manifest, tier, []);
         onReady(first);
         if (!manifest.rest.length) return first;
         Promise.all(manifest.rest.map(function (path) { return fetchJSON(rootUrl + path); }))
           .then(function (rests) {
-            full = engine.assemble(manifest, tier.parts, rests);
+            full = engine.assemble(manifest, tier, rests);
             onReady(full);
           })
           .catch(function () { /* the abstracts stay unsearched; titles still work */ });

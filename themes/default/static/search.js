@@ -165,7 +165,6 @@
     answer.results.forEach(function (r, i) {
       var li = el("li");
       li.id = "result-" + i;
-      li.setAttribute("aria-selected", "false");
       var href = safeHref(r.url);
       var title = el(href ? "a" : "span", "result-title");
       if (href) title.href = href;
@@ -182,14 +181,22 @@
     });
   }
 
+  // The result ↓/↑ picked: marked with aria-current (aria-selected is not allowed on list
+  // items) and outlined here, so the theme's stylesheet needs no rule for it.
   function select(index) {
     var items = list.children;
     if (!items.length) return;
-    if (active >= 0 && items[active]) items[active].setAttribute("aria-selected", "false");
+    var previous = items[active];
+    if (previous) {
+      previous.removeAttribute("aria-current");
+      previous.style.outline = "";
+    }
     active = Math.max(-1, Math.min(index, items.length - 1));
     if (active < 0) { input.removeAttribute("aria-activedescendant"); return; }
     var item = items[active];
-    item.setAttribute("aria-selected", "true");
+    item.setAttribute("aria-current", "true");
+    item.style.outline = "2px solid var(--accent, currentColor)";
+    item.style.outlineOffset = "4px";
     input.setAttribute("aria-activedescendant", item.id);
     if (item.scrollIntoView) item.scrollIntoView({ block: "nearest" });
   }
