@@ -31,6 +31,8 @@ class LinkParser(HTMLParser):
         self._in_h1 = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "base":
+            return  # 404.html's <base href> (the site's path) is what its links are relative to
         for name, value in attrs:
             if name in ("href", "src") and value:
                 self.links.append(value)
