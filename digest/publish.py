@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -111,5 +112,21 @@ def _swap(fresh: Path, final: Path) -> None:
         if old is not None:
             os.rename(old / final.name, final)
         raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    remove_in_background(sorted(final.parent.glob(f".{final.name}.old-*")))
+
+
+def remove_in_background(folders: list[Path]) -> None:
+    """Delete replaced output folders in a detached process.
+
+    Deleting tens of thousands of files takes seconds and nothing waits for it: the new site
+    is already in place. Leftovers of an interrupted deletion match the same pattern and
+    are swept by the next build.
+    """
+    if not folders:
+        return
+    # The shell backgrounds rm and exits at once, so nothing is left to wait for and rm
+    # finishes on its own even after this process has exited.
+    subprocess.run(
+        ["sh", "-c", 'rm -rf -- "$@" </dev/null >/dev/null 2>&1 &', "sh", *map(str, folders)],
+        check=False,
+    )

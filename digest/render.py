@@ -8,8 +8,8 @@ extend the very template it replaces and change one block.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
-import posixpath
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -70,16 +70,11 @@ def markdown_renderer() -> MarkdownIt:
 
 def relative_url(from_url: str, to_url: str) -> str:
     """A link from page `from_url` to `to_url` (both below the site root) that works under
-    any sub-path and on any static host."""
-    from_dir = from_url if from_url.endswith("/") or from_url == "" else posixpath.dirname(from_url)
-    rel = posixpath.relpath("/" + to_url, "/" + from_dir) if to_url else None
-    if rel is None:
-        rel = posixpath.relpath("/", "/" + from_dir)
-    if rel == ".":
-        return "./"
-    if to_url.endswith("/") and not rel.endswith("/"):
-        rel += "/"
-    return rel
+    any sub-path and on any static host: up to the root, then down to the target."""
+    # One "../" per folder level of the page; computing a minimal relative path instead
+    # costs more than the rest of a card's rendering.
+    prefix = "../" * from_url.count("/")
+    return prefix + to_url if to_url or prefix else "./"
 
 
 class Assets:
@@ -157,6 +152,7 @@ def marks_for(paper: Paper, field: str) -> Sequence[Mark]:
     return tuple(marks.get(field, ())) if marks else ()
 
 
+@functools.lru_cache(maxsize=8192)
 def long_date(value: dt.date | None) -> str:
     """``30 Oct 2024``: unambiguous and locale-independent."""
     return f"{value.day} {value:%b %Y}" if value else ""

@@ -155,7 +155,7 @@ def test_failed_build_leaves_published_site_untouched(site_factory, build_site) 
     assert "paper.html:1" in err.value.message
     after = {p: p.read_bytes() for p in result.outdir.rglob("*") if p.is_file()}
     assert after == before
-    assert [p.name for p in root.iterdir() if p.name.startswith(".")] == []
+    assert [p.name for p in root.iterdir() if p.name.startswith("._site")] == []
 
 
 def test_missing_source_fails_without_touching_output(site_factory, build_site) -> None:
