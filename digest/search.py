@@ -64,8 +64,8 @@ FIELDS: tuple[tuple[str, int], ...] = (
 FIRST_TIER_FIELDS = ("title", "authors", "topics", "keywords")
 REST_FIELDS = ("abstract",)
 SNIPPET_CHARS = 220
-# A year with more papers than this is split into month shards.
-YEAR_SHARD_LIMIT = 1000
+# A year (then a month) with more papers than this is split into smaller shards.
+SHARD_LIMIT = 1000
 # Below this many papers to encode, worker processes cost more than they save.
 PARALLEL_MIN_PAPERS = 3000
 CACHE_DIR = Path(".digest-cache") / "search"
@@ -273,17 +273,26 @@ def search_doc(site: Site, paper: Paper) -> SearchDoc:
 
 
 def shard_names(docs: Sequence[SearchDoc]) -> list[str]:
-    """Each doc's shard: its year (``2024``), its month (``2024-05``) when the year holds
-    more than `YEAR_SHARD_LIMIT` papers, or ``undated``."""
+    """Each doc's shard: its year (``2024``); its month (``2024-05``) when the year holds more
+    than `SHARD_LIMIT` papers; the part of its month starting on day 1, 9, 17 or 25
+    (``2024-05-09``) when the month does too; ``undated`` without a date.
+
+    Shards follow the calendar so that new papers (the newest dates) change only the
+    newest shard, whatever else the corpus holds.
+    """
     years = Counter(d.date[:4] for d in docs if d.date)
+    months = Counter(d.date[:7] for d in docs if d.date)
     names = []
     for d in docs:
         if not d.date:
             names.append("undated")
-        elif years[d.date[:4]] > YEAR_SHARD_LIMIT:
+        elif years[d.date[:4]] <= SHARD_LIMIT:
+            names.append(d.date[:4])
+        elif months[d.date[:7]] <= SHARD_LIMIT:
             names.append(d.date[:7])
         else:
-            names.append(d.date[:4])
+            start = 1 + 8 * min(3, (int(d.date[8:10]) - 1) // 8)
+            names.append(f"{d.date[:7]}-{start:02d}")
     return names
 
 

@@ -407,13 +407,20 @@ def test_shards_encoded_in_worker_processes_are_the_same(
     assert search_files(serial.path) == search_files(parallel.path)
 
 
-def test_undated_papers_and_big_years_get_their_own_shards() -> None:
-    def doc(date: str) -> search.SearchDoc:
-        return search.SearchDoc("papers/x/", "t", date, (), (), (), "")
+def test_shards_follow_the_calendar() -> None:
+    def docs(date: str, n: int = 1) -> list[search.SearchDoc]:
+        return [search.SearchDoc("papers/x/", "t", date, (), (), (), "")] * n
 
-    big = search.YEAR_SHARD_LIMIT + 1
-    docs = [doc("2024-05-01")] * big + [doc("2023-01-02"), doc("")]
-    assert search.shard_names(docs) == ["2024-05"] * big + ["2023", "undated"]
+    big = search.SHARD_LIMIT + 1
+    corpus = [
+        *docs("2025-03-08", big), *docs("2025-03-09"), *docs("2025-03-31"), *docs("2025-02-01"),
+        *docs("2024-05-01", big // 2), *docs("2024-06-30", big // 2 + 1), *docs("2023-01-02"),
+        *docs(""),
+    ]  # fmt: skip
+    assert search.shard_names(corpus) == [
+        *["2025-03-01"] * big, "2025-03-09", "2025-03-25", "2025-02",
+        *["2024-05"] * (big // 2), *["2024-06"] * (big // 2 + 1), "2023", "undated",
+    ]  # fmt: skip
 
 
 def test_the_engine_reads_the_format_the_build_writes() -> None:
