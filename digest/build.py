@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -159,9 +160,53 @@ def _phase(result: BuildResult, name: str, progress: Progress | None) -> Iterato
 
 
 def render_pages(env: jinja2.Environment, site: Site, out: OutputDir) -> None:
-    """Render every page of the site into the output folder."""
+    """Render every page of the site into the output folder, on every core when the site is
+    big enough for that to pay (forked workers share the loaded site copy-on-write)."""
+    workers = _render_workers(len(site.pages))
+    if workers <= 1:
+        _render_slice(env, site, out, 0, 1)
+        return
+    global _FORK_STATE
+    _FORK_STATE = (env, site, out)
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            results = pool.starmap(_render_forked, [(i, workers) for i in range(workers)])
+    finally:
+        _FORK_STATE = None
+    for written, reused, error in results:
+        if error:
+            raise BuildError(error)
+        out.count += written
+        out.reused += reused
+
+
+# What forked render workers inherit: set just before the pool forks, cleared after.
+_FORK_STATE: tuple[jinja2.Environment, Site, OutputDir] | None = None
+PARALLEL_MIN_PAGES = 2000
+
+
+def _render_workers(pages: int) -> int:
+    if pages < PARALLEL_MIN_PAGES or "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def _render_forked(index: int, step: int) -> tuple[int, int, str | None]:
+    assert _FORK_STATE is not None
+    env, site, parent_out = _FORK_STATE
+    out = OutputDir(parent_out.path, parent_out.previous)
+    try:
+        _render_slice(env, site, out, index, step)
+    except BuildError as exc:
+        return out.count, out.reused, exc.message
+    return out.count, out.reused, None
+
+
+def _render_slice(
+    env: jinja2.Environment, site: Site, out: OutputDir, start: int, step: int
+) -> None:
     nav = sorted((p for p in site.pages if p.nav), key=lambda p: (p.nav_weight, p.nav or ""))
-    for page in site.pages:
+    for page in site.pages[start::step]:
         try:
             template = env.get_template(page.template)
             html = template.render(site=site, page=page, nav=nav, **page.context)

@@ -206,3 +206,36 @@ def test_builds_are_byte_identical_across_hash_seeds(tmp_path: Path) -> None:
     assert files == sorted(p.relative_to(outs[1]) for p in outs[1].rglob("*") if p.is_file())
     differing = [f for f in files if (outs[0] / f).read_bytes() != (outs[1] / f).read_bytes()]
     assert differing == []
+
+
+def test_parallel_render_writes_the_same_site(site_factory, build_site, monkeypatch) -> None:
+    root = _good_site(site_factory)
+    serial = build_site(root, outdir=root / "serial")
+    monkeypatch.setattr("digest.build.PARALLEL_MIN_PAGES", 1)
+    monkeypatch.setattr("digest.build.os.cpu_count", lambda: 2)
+    parallel = build_site(root, outdir=root / "parallel")
+    assert parallel.files == serial.files
+    files = sorted(p.relative_to(serial.outdir) for p in serial.outdir.rglob("*") if p.is_file())
+    assert files == sorted(
+        p.relative_to(parallel.outdir) for p in parallel.outdir.rglob("*") if p.is_file()
+    )
+    assert all(
+        (serial.outdir / f).read_bytes() == (parallel.outdir / f).read_bytes() for f in files
+    )
+
+
+def test_template_error_in_a_parallel_worker_fails_the_build(
+    site_factory, build_site, monkeypatch
+) -> None:
+    root = _good_site(site_factory)
+    result = build_site(root)
+    index = (result.outdir / "index.html").read_bytes()
+    (root / "overrides/templates/paper.html").write_text(
+        "{{ paper.no_such_field.deeper }}", encoding="utf-8"
+    )
+    monkeypatch.setattr("digest.build.PARALLEL_MIN_PAGES", 1)
+    monkeypatch.setattr("digest.build.os.cpu_count", lambda: 2)
+    with pytest.raises(BuildError) as err:
+        build_site(root)
+    assert "paper.html: rendering /papers/" in err.value.message
+    assert (result.outdir / "index.html").read_bytes() == index
