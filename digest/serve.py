@@ -248,6 +248,11 @@ class SourceCache:
             self._entries.pop(source.name, None)
             return load_source(readers, source)  # reports the missing or unreadable file
         entry = self._entries.get(source.name)
+        if stat[1] == 0 and entry is not None and entry.stat[1] > 0:
+            # Saving in place truncates first: an empty file that was not empty is most
+            # likely caught between the truncation and the write.
+            time.sleep(0.1)
+            stat = _stat(source.path) or stat
         if entry and entry.source == source and entry.readers_key == key:
             if entry.stat == stat:
                 return entry.result
@@ -442,6 +447,23 @@ def template_closure(
             continue
         stack.extend(ref for ref in cache.references(env, name, source, filename) if ref)
     return seen
+
+
+def sample_pages(pages: Iterable[Page]) -> dict[str, Page]:
+    """One page per template to render before a rebuild is published: the one with the
+    shortest lists in its context, but not an empty one, so loops (a listing's cards) are
+    still exercised while a 50-paper listing page is passed over for a 3-paper one."""
+
+    def size(page: Page) -> int:
+        return sum(len(v) for v in page.context.values() if isinstance(v, list | tuple))
+
+    chosen: dict[str, tuple[tuple[bool, int], Page]] = {}
+    for page in pages:
+        n = size(page)
+        rank = (n == 0, n)  # a non-empty list first, then the shortest
+        if page.template not in chosen or rank < chosen[page.template][0]:
+            chosen[page.template] = (rank, page)
+    return {name: page for name, (_, page) in chosen.items()}
 
 
 class Generation:
@@ -986,14 +1008,12 @@ class Preview:
         gen = Generation(self.generations + 1, model, env)
         gen.static = {assets.url_path(rel): data for rel, data in files.items()}
         cache = self._templates[1]
-        first: dict[str, Page] = {}
-        for page in site.pages:
-            first.setdefault(page.template, page)
-        closures = {name: template_closure(env, [name], cache) for name in sorted(first)}
+        samples = sample_pages(site.pages)
+        closures = {name: template_closure(env, [name], cache) for name in sorted(samples)}
         for name in sorted(set().union(*closures.values())):
             with contextlib.suppress(jinja2.TemplateNotFound):
                 env.get_template(name)  # compile now: a later edit cannot leak into this one
-        for name, page in first.items():
+        for name, page in samples.items():
             if changed is None or closures[name] & changed:
                 gen.prerendered[page.output_path] = gen.render(page)
         return gen
@@ -1330,6 +1350,8 @@ LIVE_JS = r"""// digest serve: live reload and build-error overlay (never part o
 })();
 """
 
+SCRIPT_URL = f"{SCRIPT_PATH}?v={hashlib.sha256(LIVE_JS.encode()).hexdigest()[:10]}"
+
 FALLBACK_PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title></head>
 <body><h1>{title}</h1><p>{text}</p></body></html>
@@ -1356,7 +1378,7 @@ def live_snippet(build: str, problems: list[BuildProblem]) -> bytes:
     if problems:
         data = json_for_script([p.to_json() for p in problems])
         parts.append(f'<script type="application/json" id="digest-live-problems">{data}</script>')
-    parts.append(f'<script src="{SCRIPT_PATH}" data-build="{html.escape(build)}"></script>')
+    parts.append(f'<script src="{SCRIPT_URL}" data-build="{html.escape(build)}"></script>')
     return "".join(parts).encode("utf-8")
 
 
@@ -1533,11 +1555,13 @@ class PreviewHandler(http.server.BaseHTTPRequestHandler):
         self.send_header("Cache-Control", cache)
         self.send_header("X-Content-Type-Options", "nosniff")
 
-    def _send(self, status: int, ctype: str, body: bytes, head: bool) -> None:
+    def _send(
+        self, status: int, ctype: str, body: bytes, head: bool, immutable: bool = False
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
-        self._common_headers()
+        self._common_headers(immutable)
         self.end_headers()
         if not head:
             self.wfile.write(body)
@@ -1575,7 +1599,10 @@ class PreviewHandler(http.server.BaseHTTPRequestHandler):
     def _internal(self, path: str, head: bool) -> None:
         app = self.server.app
         if path == SCRIPT_PATH:
-            self._send(200, "text/javascript; charset=utf-8", LIVE_JS.encode(), head)
+            # Versioned by its content, so a reload does not wait to fetch it again.
+            versioned = self.path.endswith(SCRIPT_URL.partition("?")[2])
+            body = LIVE_JS.encode()
+            self._send(200, "text/javascript; charset=utf-8", body, head, immutable=versioned)
         elif path == STATUS_PATH and app.preview is not None:
             body = json.dumps(app.preview.status(), sort_keys=True).encode()
             self._send(200, "application/json", body, head)

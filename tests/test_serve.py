@@ -30,6 +30,7 @@ from digest.build import build
 from digest.cli import main
 from digest.model import Paper
 from digest.serve import (
+    SCRIPT_URL,
     PreviewServer,
     ServeError,
     SourceCache,
@@ -543,6 +544,10 @@ def test_content_types(serving: Any, site: Path) -> None:
         assert ("immutable" in headers["Cache-Control"]) == hashed, path
         assert (headers["Cache-Control"] == "no-store") != hashed, path
     assert content_type("x.woff") == "font/woff" and content_type("x.map") == "application/json"
+    # Pages name the live-reload script by a content-versioned URL, which may be cached.
+    assert f'src="{SCRIPT_URL}"' in app.text("/")
+    status, headers, body = app.get(SCRIPT_URL)
+    assert status == 200 and "immutable" in headers["Cache-Control"] and b"EventSource" in body
 
 
 def test_directories_index_redirects_and_404(serving: Any, site: Path) -> None:
@@ -738,7 +743,8 @@ def test_close_removes_the_temporary_folder(site: Path) -> None:
     server = PreviewServer(site / "site.toml", port=0, date=DEMO_DATE, log=logs.append)
     with server.running():
         workdir = server.workdir
-        assert workdir is not None and (workdir / "site" / "index.html").is_file()
+        assert workdir is not None
+        wait_until(lambda: (workdir / "site" / "index.html").is_file(), what="the home page")
     assert not workdir.exists()
 
 
