@@ -5,11 +5,13 @@ reused only for unchanged papers."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 import pytest
 from conftest import REPO, SiteFactory
@@ -315,8 +317,16 @@ def test_a_word_being_typed_is_searched_as_a_prefix(demo_site: BuildResult) -> N
 def test_search_page_and_files(demo_site: BuildResult) -> None:
     out = demo_site.outdir
     html = (out / "search" / "index.html").read_text(encoding="utf-8")
-    assert 'data-root=".."' in html
-    assert 'data-manifest="manifest.json"' in html
+    box = re.search(r'<div id="search" hidden([^>]*)>', html)
+    assert box
+    attributes = dict(re.findall(r'(data-[a-z]+)="([^"]*)"', box.group(1)))
+    page = "https://example.org/sub/path/search/"
+    # relative, so the site works under any sub-path
+    assert urljoin(page, attributes["data-root"]) == "https://example.org/sub/path/"
+    manifest_url = urljoin(page, attributes["data-manifest"])
+    assert manifest_url == "https://example.org/sub/path/search/manifest.json"
+    for name in ("data-worker", "data-lunr"):
+        assert (out / "search" / attributes[name]).resolve().is_file()
     assert "Search needs JavaScript" in html
     manifest = json.loads((out / "search" / "manifest.json").read_text(encoding="utf-8"))
     assert set(manifest) == {"first", "rest"}
