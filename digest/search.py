@@ -3,21 +3,22 @@ lunr.js index in the browser.
 
 What the browser downloads, all under content-hashed names except the manifest:
 
-- ``search/manifest.json``: field boosts, the document count and the names of the files below.
-- the *first tier* (``search/first.<hash>.json``): for every paper its URL (the lunr ref),
-  title, date and topics, and the postings of the title, authors, topics and keywords fields.
-  Enough to show the first results.
-- the *rest* (``search/rest-<shard>.<hash>.json``, one per shard): abstract postings and the
-  snippets shown under each result, fetched in the background once search is used.
+- ``search/manifest.json``: the names of the files below.
+- the *first tier* (``search/first.<hash>.json``): the fields and their boosts, and for every
+  paper its URL (the lunr ref), title, date and topics and the terms of its title, authors,
+  topics and keywords. Enough to show the first results.
+- the *rest* (``search/rest-<shard>.<hash>.json``, one per shard): the abstracts' terms and
+  the snippets shown under each result, fetched in the background once search is used.
 
-A shard is a year of papers (a month when the year is big); its encoded parts are cached under
-``<site root>/.digest-cache/search/`` by the hash of its papers' searchable text, so a build
-re-encodes only shards whose papers changed. Postings carry term frequencies and field
-lengths instead of lunr's serialized field vectors: the vectors (BM25, a float per term per
-field per paper) are most of a lunr index's size and depend on corpus-wide statistics, which
-would make every shard change whenever any paper does. ``search-worker.js`` computes them
-exactly as ``lunr.Builder#createFieldVectors`` does and hands ``lunr.Index.load`` the very
-structure lunr.js would have serialized for the same documents.
+Shards follow the calendar (a year; a month or a quarter of one when there are many papers,
+see `shard_names`) and are cached under ``<site root>/.digest-cache/search/`` by a hash of
+their papers' searchable text, so a build re-encodes only the shards whose papers changed;
+a nightly build touches the newest one. Shards carry each paper's terms with their
+frequencies and the field lengths, not lunr's serialized field vectors: the vectors (a BM25
+float per term, field and paper) are most of a lunr index's size and depend on corpus-wide
+statistics, so every shard would change whenever any paper did. ``search-worker.js``
+computes them exactly as ``lunr.Builder#createFieldVectors`` does and hands
+``lunr.Index.load`` the very index lunr.js would have built from the same documents.
 
 Tokens go through lunr.js's own pipeline, re-implemented here (tokenizer, trimmer, stop words,
 Porter stemmer) because lunr.py's differs in places (its stemmer turns "display" into

@@ -436,3 +436,16 @@ def test_shards_follow_the_calendar() -> None:
 def test_the_engine_reads_the_format_the_build_writes() -> None:
     engine = (REPO / "themes" / "default" / "static" / "search-worker.js").read_text("utf-8")
     assert f"var FORMAT = {search.FORMAT_VERSION};" in engine
+
+
+def test_a_wildcard_needs_two_letters(demo_site: BuildResult) -> None:
+    """ "*" or "a*" would expand to much of the vocabulary: such terms are left out."""
+    manifest = demo_site.outdir / "search" / "manifest.json"
+    star, one, two, leading = query(manifest, "*", "a*", "sc*", "*ing")
+    assert star["results"] == one["results"] == []
+    assert two["total"] > 100
+    assert leading["total"] > 10
+    (mixed,) = query(manifest, "a* title:hypercl*")
+    assert mixed["total"] == 0  # "hypercl" is in no title
+    (mixed,) = query(manifest, "a* hypercl*")
+    assert urls(mixed) == [paper_url(demo_site, "Scaling Smart: Accelerating Large")]

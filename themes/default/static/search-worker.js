@@ -39,7 +39,6 @@
         pipeline: SEARCH_PIPELINE
       };
       return {
-        serialized: serialized,
         index: lunr.Index.load(serialized),
         docs: docs.list,
         byRef: new Map(docs.list.map(function (d) { return [d.url, d]; })),
@@ -209,6 +208,20 @@
       return index.query(function (query) { query.term(tokens); });
     }
 
+    // lunr's Index#search, except that a wildcard term with fewer than two letters ("*",
+    // "a*"), which would expand to a good part of the vocabulary, is left out.
+    function runQuery(index, q) {
+      var parsed = new lunr.Query(index.fields);
+      new lunr.QueryParser(q, parsed).parse();
+      var clauses = parsed.clauses.filter(function (clause) {
+        // (The parser keeps wildcards in the term, as TokenSet.fromString reads them.)
+        return clause.term.indexOf("*") < 0 || clause.term.replace(/\*/g, "").length >= 2;
+      });
+      // (lunr answers a query without clauses with every document.)
+      if (!clauses.length) return [];
+      return index.query(function (query) { query.clauses = clauses; });
+    }
+
     // Search `q` (lunr query syntax). A query lunr cannot parse (a stray ":" or "~") is
     // answered for its plain words instead; a plain query that finds nothing while its last
     // word is still being typed is retried as a prefix ("diffu" → "diffu*").
@@ -218,9 +231,9 @@
       if (!q) return out;
       var results;
       try {
-        results = state.index.search(q);
-        if (!results.length && /\w$/.test(q) && !/[:~^+*\-\\]/.test(q)) {
-          results = state.index.search(q + "*");
+        results = runQuery(state.index, q);
+        if (!results.length && /\w{3}$/.test(q) && !/[:~^+*\-\\]/.test(q)) {
+          results = runQuery(state.index, q + "*");
           out.prefix = results.length > 0;
         }
       } catch (e) {
