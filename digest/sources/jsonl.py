@@ -25,6 +25,7 @@ from typing import Any
 from digest.model import Paper, Problem, Sighting, split_arxiv_id
 from digest.sources.base import Source
 from digest.sources.fields import is_http_url
+from digest.sources.loader import SNIFF_BYTES
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder()
@@ -150,8 +151,26 @@ def first_json_item(head: str) -> Any:
         if cursor.peek() == "{":
             return cursor.value()
     except JsonFault:
-        return None
+        return _cut_object(head)
     return None
+
+
+def _cut_object(head: str) -> dict[str, Any] | None:
+    """The members of the first object of a sniffing head that end before the head does,
+    when the head was cut short (a first entry longer than the head, e.g. a 1 MB abstract);
+    None otherwise, or when no member is whole."""
+    if len(head.encode("utf-8", "replace")) < SNIFF_BYTES - 8:
+        return None  # the whole file is in the head: it is broken, not cut
+    cursor = JsonCursor(head)
+    if cursor.peek() == "[":
+        cursor.pos += 1
+    found: dict[str, Any] = {}
+    try:
+        for key in cursor.members():
+            found[key] = cursor.value()
+    except JsonFault:
+        pass
+    return found or None
 
 
 class JsonlReader:
@@ -190,7 +209,7 @@ def _first_line_object(text: str) -> Any:
     try:
         return json.loads(text.split("\n", 1)[0])
     except (ValueError, RecursionError):
-        return None
+        return _cut_object(text) if "\n" not in text else None
 
 
 def _read_array(text: str, source: Source) -> Iterator[Paper | Problem]:
