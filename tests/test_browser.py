@@ -245,7 +245,17 @@ def test_reading_list_and_new_since_last_visit(page: WebDriver, served: ServedSi
     page.get(served.url("reading-list/"))
     items = wait_for(page, lambda d: d.find_elements(By.CSS_SELECTOR, "ol.reading li a"))
     assert [a.text for a in items] == [title]
-    assert page.find_element(By.ID, "export-bib").is_displayed()
+    # Export: catch the file the page hands to the browser instead of downloading it.
+    page.execute_script(
+        "URL.createObjectURL = blob => { window.exported = blob; return 'about:blank'; };"
+        "HTMLAnchorElement.prototype.click = function () {};"
+    )
+    page.find_element(By.ID, "export-bib").click()
+    wait_for(page, lambda d: d.execute_script("return !!window.exported"))
+    bib = page.execute_async_script(
+        "const done = arguments[arguments.length - 1]; window.exported.text().then(done);"
+    )
+    assert bib.count("@misc{") == 1 and "title = {{" in bib, bib
     items[0].click()
     wait_for(page, lambda d: "/papers/" in d.current_url)
     assert page.find_element(By.CSS_SELECTOR, "article.paper button.save").text == "Saved"
