@@ -35,6 +35,8 @@ _STOP_WORDS = frozenset(
     {"a", "an", "the", "on", "of", "in", "for", "to", "and", "with", "via", "is", "are", "by"}
 )
 _KEYS = "bibtex_keys"
+# Authors named in an entry before "and others" (a consortium paper lists thousands).
+MAX_AUTHORS = 100
 
 
 def escape_bibtex(text: str) -> str:
@@ -133,12 +135,12 @@ def _suffix(n: int) -> str:
 
 def _author_field(paper: Paper) -> str | None:
     names = []
-    for name in paper.authors:
+    for name in paper.authors[:MAX_AUTHORS]:
         # A name with " and " in it would be split into two authors: brace it.
         escaped = escape_bibtex(name)
         names.append(f"{{{escaped}}}" if re.search(r"\sand\s", name, re.I) else escaped)
     if names:
-        if paper.hidden_authors:
+        if paper.hidden_authors or len(paper.authors) > MAX_AUTHORS:
             names.append("others")
         return " and ".join(names)
     if paper.organization:

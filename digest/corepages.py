@@ -23,6 +23,8 @@ from digest.richtext import find_urls, plain_text, render_rich_text
 from digest.site import Site
 
 READING_LIST_DATA = "reading-list/papers.json"
+# Authors named in machine-readable metadata; a consortium paper lists thousands.
+MAX_AUTHORS = 100
 RELATED_COUNT = 5
 # Hosts whose URLs in an abstract point at code (a repository, a model or a demo).
 CODE_HOSTS = (
@@ -186,7 +188,7 @@ def scholarly_article(site: Site, paper: Paper) -> dict[str, Any]:
         "mainEntityOfPage": url,
     }
     if paper.authors:
-        data["author"] = [{"@type": "Person", "name": name} for name in paper.authors]
+        data["author"] = [{"@type": "Person", "name": name} for name in paper.authors[:MAX_AUTHORS]]
     elif paper.organization:
         data["author"] = [{"@type": "Organization", "name": paper.organization}]
     if paper.date:

@@ -156,3 +156,9 @@ def test_any_title_and_author_parse(text: str) -> None:
     paper = Paper(title=text or "t", authors=(text,) if text.strip() else ())
     fields = parse_one(bibtex_entry(paper, "key"))
     assert fields["title"].startswith("{") and fields["title"].endswith("}")
+
+
+def test_a_consortium_paper_names_the_first_hundred_authors() -> None:
+    paper = Paper(title="T", authors=tuple(f"Author {i}" for i in range(150)))
+    names = parse_one(bibtex_entry(paper, "k"))["author"].split(" and ")
+    assert len(names) == 101 and names[0] == "Author 0" and names[-1] == "others"
