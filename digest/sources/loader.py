@@ -164,7 +164,8 @@ def load_source(readers: dict[str, Reader], source: Source) -> LoadResult:
             Problem(source.label, 0, "binary file, not a paper listing", "binary-file", "error")
         )
         return result
-    reader, problem = choose_reader(readers, source, head)
+    # The lines reach the reader without NUL bytes (see DecodedLines): sniff them so too.
+    reader, problem = choose_reader(readers, source, head.replace("\x00", ""))
     if problem:
         result.problems.append(problem)
     if reader is None:
