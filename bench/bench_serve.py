@@ -140,8 +140,11 @@ def edit_source(target: Target, n: int) -> None:
     target.source.write_text("\n".join(lines), "utf-8")
 
 
+TEMPLATE = "bench-theme/templates/base.html"
+
+
 def edit_template(folder: Path, n: int) -> None:
-    path = folder / "bench-theme/templates/base.html"
+    path = folder / TEMPLATE
     path.write_text(re.sub(r"MARK-\d+", f"MARK-{n}", path.read_text("utf-8")), "utf-8")
 
 
@@ -198,13 +201,14 @@ class Server:
         except (OSError, ValueError):
             pass
 
-    def wait_event(self, name: str, after: int, timeout: float) -> float:
-        """When the first `name` event past index `after` arrived (perf_counter)."""
+    def wait_event(self, name: str, after: int, timeout: float, changed: str = "") -> float:
+        """When the first `name` event past index `after` arrived (perf_counter); with
+        `changed`, the first that names that file (someone else may edit the theme)."""
         deadline = time.perf_counter() + timeout
         with self._cond:
             while True:
-                for when, got, _ in self.events[after:]:
-                    if got == name:
+                for when, got, data in self.events[after:]:
+                    if got == name and (not changed or changed in data.get("changed", ())):
                         return when
                 left = deadline - time.perf_counter()
                 if left <= 0:
@@ -246,13 +250,15 @@ class Sample:
     rebuild: dict[str, Any] = field(default_factory=dict)
 
 
-def measure(server: Server, write: Any, page: str, marker: str, timeout: float) -> Sample:
+def measure(
+    server: Server, write: Any, changed: str, page: str, marker: str, timeout: float
+) -> Sample:
     """Write, then time the reload event and the new page's being served."""
     count = len(server.events)
     before = server.status()["build"]
     started = time.perf_counter()
     write()
-    reloaded = server.wait_event("reload", count, timeout)
+    reloaded = server.wait_event("reload", count, timeout, changed)
     while True:  # a browser fetches the page as soon as the event arrives
         try:
             if marker in server.get(page):
@@ -332,14 +338,15 @@ def bench_site(name: str, size: int, repeat: int, use_browser: bool) -> dict[str
         templates, sources = [], []
         for n in range(1, repeat + 1):
             time.sleep(0.5)
-            sample = measure(server, lambda n=n: edit_template(folder, n), target.url,
-                             f"MARK-{n}", timeout)  # fmt: skip
+            sample = measure(server, lambda n=n: edit_template(folder, n), TEMPLATE,
+                             target.url, f"MARK-{n}", timeout)  # fmt: skip
             templates.append(sample)
             print(f"  template edit: reload {sample.reload} ms, served {sample.served} ms")
         for n in range(1, repeat + 1):
             time.sleep(0.5)
-            sample = measure(server, lambda n=n: edit_source(target, n), target.url,
-                             f"EDIT{n} ", timeout)  # fmt: skip
+            changed = target.source.relative_to(folder).as_posix()
+            sample = measure(server, lambda n=n: edit_source(target, n), changed,
+                             target.url, f"EDIT{n} ", timeout)  # fmt: skip
             sources.append(sample)
             phases = {k: round(v * 1000) for k, v in sample.rebuild.get("phases", {}).items()}
             print(f"  source edit: reload {sample.reload} ms, served {sample.served} ms {phases}")

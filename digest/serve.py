@@ -933,7 +933,7 @@ class Preview:
             return False
         self.state = "rendering"
         with timed(phases, "publish"):
-            self._commit(gen)
+            self._commit(gen, _changed_names(changes, self.config_path.parent))
         seconds = time.perf_counter() - started
         self.last_rebuild = {"level": level.name.lower(), "seconds": seconds, "phases": phases}
         site = model.site
@@ -1018,7 +1018,7 @@ class Preview:
                 gen.prerendered[page.output_path] = gen.render(page)
         return gen
 
-    def _commit(self, gen: Generation) -> None:
+    def _commit(self, gen: Generation, changed: list[str]) -> None:
         with self.lock:
             if self.closed:
                 return
@@ -1042,7 +1042,7 @@ class Preview:
                 self.late_problems = []
             build = self.build_id
         self._publish_problems()
-        self.events.publish("reload", {"build": build})
+        self.events.publish("reload", {"build": build, "changed": changed})
         if model_changed:
             self.search.start(gen.model)
 
@@ -1215,15 +1215,22 @@ def _is_plugin_file(config: Config, path: Path) -> bool:
     return bool(config.plugins_local) and path.parent == config.root / "plugins"
 
 
-def _describe_changes(changes: set[Path] | None, root: Path) -> str:
-    if changes is None:
-        return "first build"
+def _changed_names(changes: set[Path] | None, root: Path) -> list[str]:
+    """Changed files as the reload event names them: relative to the site folder."""
     names = []
-    for path in sorted(changes):
+    for path in sorted(changes or ()):
         try:
             names.append(path.relative_to(root).as_posix())
         except ValueError:
-            names.append(path.name)
+            names.append(str(path))
+    return names
+
+
+def _describe_changes(changes: set[Path] | None, root: Path) -> str:
+    if changes is None:
+        return "first build"
+    names = [name.rpartition("/")[2] if name.startswith("/") else name
+             for name in _changed_names(changes, root)]  # fmt: skip
     if len(names) > 3:
         return f"{', '.join(names[:3])} and {len(names) - 3} more changed"
     return f"{', '.join(names)} changed"

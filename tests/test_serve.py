@@ -301,6 +301,7 @@ def test_template_change_reloads_and_serves_new_page(serving: Any, site: Path) -
     started = time.monotonic()
     reload = events.next("reload")
     assert reload["build"] == app.preview.build_id
+    assert reload["changed"] == ["theme/templates/paper.html"]
     page = app.text("/papers/2510.00001/")
     assert "MARK-2" in page and "MARK-1" not in page
     assert time.monotonic() - started < BOUND
