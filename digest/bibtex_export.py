@@ -104,10 +104,11 @@ def citation_keys(site: Site) -> dict[str, str]:
     A clash gets ``a``, ``b`` … appended, in paper-key order, so keys are stable.
     """
     keys: dict[str, str] | None = site.data.get(_KEYS)
-    if keys is None or len(keys) != len(site.papers):
+    papers = [*site.papers, *site.archived]
+    if keys is None or len(keys) != len(papers):
         keys = {}
         taken: dict[str, int] = {}
-        bases = {p.key: _key_base(p) for p in site.papers}
+        bases = {p.key: _key_base(p) for p in papers}
         counts: dict[str, int] = {}
         for base in bases.values():
             counts[base] = counts.get(base, 0) + 1

@@ -305,12 +305,16 @@ def _build(
     if run.view is not None:
         with _phase(result, "archive", progress):
             run.view.attach(site)
-            site.slugs = assign_slugs([*site.papers, *run.view.archived_papers()])
+            site.archived = run.view.archived_papers()
+            site.slugs = assign_slugs([*site.papers, *site.archived])
     site.enabled_plugins = tuple(sorted(name for name, p in pm.list_name_plugin() if p))
     _fail_on_problems(site.problems, strict)
     with _phase(result, "plugins", progress):
         pm.hook.digest_papers(papers=site.papers, site=site)
     with _phase(result, "pages", progress):
+        if run.view is not None:
+            # Today's new papers are listed in the digest's order, so after the plugins.
+            site.archive_days = dict(sorted(run.view.archive_days().items()))
         site.pages = collect_pages(site, pm)
     with atomic_output(target) as out:
         with _phase(result, "render", progress):

@@ -58,9 +58,11 @@ def core_pages(site: Site) -> Iterator[Page]:
 
 
 def home_pages(site: Site) -> Iterator[Page]:
-    """The digest itself: every paper in the site's order (plugins may rank it), paginated."""
+    """The digest itself: every paper in the site's order (plugins may rank it), paginated;
+    papers a plugin hid (``paper.data["hidden"]``) keep their own page but are not listed."""
     intro = site.config.intro.read_text(encoding="utf-8") if site.config.intro else ""
-    for url, papers, number, total in paginate(site.papers, "", site.config.page_size):
+    listed = [p for p in site.papers if not p.data.get("hidden")]
+    for url, papers, number, total in paginate(listed, "", site.config.page_size):
         yield Page(
             url,
             "home.html",
@@ -76,7 +78,7 @@ def paper_pages(site: Site) -> Iterator[Page]:
     """One page per paper, with its links, related papers and citation."""
     related = related_papers(site.papers, RELATED_COUNT)
     keys = citation_keys(site)
-    for paper in site.papers:
+    for paper in [*site.papers, *site.archived]:
         yield Page(
             site.paper_url(paper),
             "paper.html",
@@ -231,9 +233,12 @@ def archive_pages(site: Site) -> Iterator[Page]:
     """Per-day and per-month archives of dated papers, with previous/next links and
     pagination, and an index of years and months."""
     by_day: dict[dt.date, list[Paper]] = defaultdict(list)
-    for paper in site.papers:
-        if paper.date:
-            by_day[paper.date].append(paper)
+    if site.archive_days is not None:
+        by_day.update(site.archive_days)
+    else:
+        for paper in site.papers:
+            if paper.date:
+                by_day[paper.date].append(paper)
     days = sorted(by_day)
     by_month: dict[tuple[int, int], list[dt.date]] = defaultdict(list)
     for day in days:
@@ -292,7 +297,7 @@ def archive_pages(site: Site) -> Iterator[Page]:
         {"year": year, "months": entries, "count": sum(m["count"] for m in entries)}
         for year, entries in sorted(years.items(), reverse=True)
     ]
-    undated = sum(1 for p in site.papers if not p.date)
+    undated = 0 if site.archive_days is not None else sum(1 for p in site.papers if not p.date)
     yield Page(
         "archive/",
         "archives.html",

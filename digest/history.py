@@ -568,21 +568,6 @@ def attach_read_only(site: Site, database: Path | None) -> History | None:
     return view
 
 
-def archive_days(site: Site) -> dict[dt.date, list[Paper]] | None:
-    """For the archive pages: day → papers first seen that day, oldest day first, each
-    list in that day's digest order; None when the site keeps no history."""
-    history = site.data.get("history")
-    if not isinstance(history, History):
-        return None
-    return dict(sorted(history.archive_days().items()))
-
-
-def archived_papers(site: Site) -> list[Paper]:
-    """Papers only the history still knows (gone from today's sources), for their pages."""
-    history = site.data.get("history")
-    return history.archived_papers() if isinstance(history, History) else []
-
-
 __all__ = [
     "DEFAULT_FILE",
     "SCHEMA_VERSION",
@@ -590,8 +575,6 @@ __all__ = [
     "History",
     "HistoryDB",
     "HistoryLock",
-    "archive_days",
-    "archived_papers",
     "attach_read_only",
     "history_path",
     "migrate",

@@ -29,6 +29,10 @@ class Site:
 
     `papers` is sorted newest first (then by key) before plugins run. `data` is shared
     site-wide state that plugins publish for templates and each other (``data["topics"]``).
+    With a build history, `archived` holds papers earlier builds saw that today's sources
+    no longer list (they keep their pages) and `archive_days` maps each build date to the
+    papers first seen that day; without one, `archive_days` is None and the archive groups
+    papers by their own date.
     """
 
     config: Config
@@ -40,6 +44,8 @@ class Site:
     data: dict[str, Any] = field(default_factory=dict)
     enabled_plugins: tuple[str, ...] = ()
     slugs: dict[str, str] = field(default_factory=dict)
+    archived: list[Paper] = field(default_factory=list)
+    archive_days: dict[dt.date, list[Paper]] | None = None
 
     def paper_url(self, paper: Paper) -> str:
         """The URL path (below the site root) of a paper's own page."""

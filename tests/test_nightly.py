@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import html
-import inspect
 import json
 import os
 import re
@@ -20,10 +19,9 @@ import pytest
 from click.testing import CliRunner
 from conftest import DATA, REPO, SiteFactory
 
-import digest.corepages
 from digest.build import BuildResult, build
 from digest.cli import main
-from digest.history import HistoryDB, archive_days
+from digest.history import HistoryDB
 from digest.model import Paper, normalize_title
 
 DAY_ONE = dt.date(2025, 10, 24)
@@ -40,14 +38,6 @@ name = "Daily papers"
 path = "data/daily.txt"
 year = 2025
 """
-
-# The day pages come from digest.corepages; until it asks the history for them (by first
-# sighting), they list papers by their own date and the page-level checks cannot hold.
-PAGES_FROM_HISTORY = "archive_days" in inspect.getsource(digest.corepages)
-needs_day_pages = pytest.mark.skipif(
-    not PAGES_FROM_HISTORY,
-    reason="digest.corepages.archive_pages does not use digest.history.archive_days yet",
-)
 
 _DATE_LINE = re.compile(r"^([A-Z][a-z]{2} \d{1,2}(?:, \d{4})?)(?: \d+)?$")
 
@@ -141,23 +131,22 @@ def week(tmp_path_factory: pytest.TempPathFactory) -> Week:
         keys = night(n)[1]
         result.new.append([k for k in keys if k not in seen])
         seen.update(keys)
-        by_day = archive_days(built.site) or {}
+        by_day = built.site.archive_days or {}
         result.days.append({d: as_text(papers) for d, papers in by_day.items()})
         result.reports.append(json.loads((root / "build.json").read_text()))
-        if PAGES_FROM_HISTORY:
-            result.pages.append(
-                {
-                    d: archive_main(day_page(root, d))
-                    for d in WEEK[: n + 1]
-                    if day_page(root, d).is_file()
-                }
-            )
-            first = day_page(root, WEEK[0]).read_text(encoding="utf-8")
-            linked = re.findall(r'href="\.\./\.\./\.\./\.\./papers/([^/"]+)/"', first)
-            result.linked_pages.append(
-                len(linked) == SLICE
-                and all((root / "_site/papers" / s / "index.html").is_file() for s in linked)
-            )
+        result.pages.append(
+            {
+                d: archive_main(day_page(root, d))
+                for d in WEEK[: n + 1]
+                if day_page(root, d).is_file()
+            }
+        )
+        first = day_page(root, WEEK[0]).read_text(encoding="utf-8")
+        linked = re.findall(r'href="\.\./\.\./\.\./\.\./papers/([^/"]+)/"', first)
+        result.linked_pages.append(
+            len(linked) == SLICE
+            and all((root / "_site/papers" / s / "index.html").is_file() for s in linked)
+        )
     return result
 
 
@@ -184,14 +173,12 @@ def test_the_history_holds_the_week(week: Week) -> None:
     assert [d.first_seen for d in days] == [SLICE] + [STEP] * 6
 
 
-@needs_day_pages
 def test_each_night_has_its_day_page(week: Week) -> None:
     for n, day in enumerate(WEEK):
         keys = [html.unescape(k) for k in re.findall(r'data-key="([^"]+)"', week.pages[n][day])]
         assert sorted(keys) == sorted(week.new[n])
 
 
-@needs_day_pages
 def test_earlier_day_pages_stay_byte_identical(week: Week) -> None:
     for n in range(1, 7):
         assert list(week.pages[n]) == WEEK[: n + 1]
@@ -199,7 +186,6 @@ def test_earlier_day_pages_stay_byte_identical(week: Week) -> None:
             assert week.pages[n][earlier] == week.pages[WEEK.index(earlier)][earlier], earlier
 
 
-@needs_day_pages
 def test_papers_gone_from_the_sources_keep_their_pages(week: Week) -> None:
     assert all(week.linked_pages)
 
@@ -249,7 +235,7 @@ def test_a_failed_night_changes_nothing_and_the_rerun_succeeds(site_factory: Sit
     config.write_text(SITE.format(extra=""))
     rerun = run_night(root, 3)
     seen = {k for n in range(3) for k in night(n)[1]}
-    by_day = archive_days(rerun.site) or {}
+    by_day = rerun.site.archive_days or {}
     assert sorted(p.key for p in by_day[WEEK[3]]) == sorted(set(keys) - seen)
 
 
