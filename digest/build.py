@@ -330,7 +330,7 @@ def _build(
             search.write_index(site, out)
         with _phase(result, "feeds", progress):
             feeds.write_site_files(site, out)
-            pm.hook.digest_build_done(site=site, outdir=out.path)
+            pm.hook.digest_build_done(site=site, outdir=out.path, output=out)
         result.files = out.count
         if run.history is not None:
             with _phase(result, "record", progress):

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from digest.config import Config
     from digest.model import Paper
     from digest.pages import Page
+    from digest.publish import OutputDir
     from digest.site import Site
     from digest.sources.base import Reader
 
@@ -86,10 +87,12 @@ def digest_pages(site: Site) -> list[Page]:  # type: ignore[empty-body]
 
 
 @hookspec
-def digest_build_done(site: Site, outdir: Path) -> None:
-    """Write extra files into ``outdir`` once every page is rendered.
+def digest_build_done(site: Site, outdir: Path, output: OutputDir) -> None:
+    """Write extra files once every page is rendered.
 
-    ``outdir`` is the not-yet-published build folder: whatever is written here is
-    published atomically with the rest, and an exception here fails the build and
-    leaves the previously published site untouched.
+    Write through ``output.write_bytes(rel, data)`` / ``output.write_text(rel, text)``
+    (paths relative to the site root), so a file identical to the published one is
+    reused rather than rewritten. ``outdir`` is the same not-yet-published folder, for
+    tools that need a path. Whatever is written is published atomically with the rest, and
+    an exception here fails the build and leaves the previously published site untouched.
     """

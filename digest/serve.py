@@ -1159,7 +1159,9 @@ class Preview:
             return
         scratch = Path(tempfile.mkdtemp(prefix="plugins-", dir=self.workdir))
         try:
-            model.pm.hook.digest_build_done(site=model.site, outdir=scratch)
+            model.pm.hook.digest_build_done(
+                site=model.site, outdir=scratch, output=OutputDir(scratch)
+            )
             written = _read_tree(scratch)
         except Exception as exc:
             self._late_failure(model, problems_from(exc, model.config.root))

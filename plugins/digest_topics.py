@@ -83,16 +83,17 @@ import zlib
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from markupsafe import Markup, escape
 
 from digest import hookimpl
+from digest.bibtex_export import bibtex_file
 from digest.config import Config, Options
 from digest.feeds import atom_feed
 from digest.model import Paper, newest_first, slugify
 from digest.pages import Page, paginate
+from digest.publish import OutputDir
 from digest.site import Site
 from plugins.digest_highlight import Pattern, Scanner
 
@@ -799,17 +800,16 @@ def _pagination(base: str, number: int, total: int) -> dict[str, Any]:
 
 
 @hookimpl
-def digest_build_done(site: Site, outdir: Path) -> None:
-    """Write an Atom feed per topic (newest papers first): ``topics/<slug>/feed.xml``."""
-    if not settings_of(site).feeds:
-        return
+def digest_build_done(site: Site, output: OutputDir) -> None:
+    """Write an Atom feed (newest papers first) and a BibTeX file per topic:
+    ``topics/<slug>/feed.xml`` and ``topics/<slug>/papers.bib``."""
     by_topic = papers_by_topic(site.papers)
     for topic in site.data.get(NAME, ()):
         url = topic["url"]
         title = f"{site.config.title}: {topic['name']}"
-        feed = atom_feed(
-            site, newest_first(by_topic.get(topic["slug"], [])), title, f"{url}feed.xml", url
-        )
-        target = outdir / url / "feed.xml"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(feed)
+        papers = newest_first(by_topic.get(topic["slug"], []))
+        output.write_text(f"{url}papers.bib", bibtex_file(site, papers, title))
+        if settings_of(site).feeds:
+            output.write_bytes(
+                f"{url}feed.xml", atom_feed(site, papers, title, f"{url}feed.xml", url)
+            )

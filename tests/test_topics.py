@@ -504,3 +504,14 @@ def test_auto_mode_builds(site_factory: Callable[..., Path], build_site) -> None
         (result.outdir / t["url"] / "index.html").exists() for t in result.site.data["topics"]
     )
     assert "Other" in names
+
+
+def test_each_topic_has_a_bibtex_file_linked_from_its_page(demo_site) -> None:
+    out = demo_site.outdir
+    topics = demo_site.site.data["topics"]
+    assert topics
+    for topic in topics:
+        bib = (out / topic["url"] / "papers.bib").read_text(encoding="utf-8")
+        assert bib.count("\n@") + bib.startswith("@") == topic["count"], topic["slug"]
+        page = (out / topic["url"] / "index.html").read_text(encoding="utf-8")
+        assert 'href="../../topics/' + topic["slug"] + '/papers.bib"' in page
