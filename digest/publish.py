@@ -13,6 +13,7 @@ from pathlib import Path
 
 from digest.config import Config
 from digest.errors import BuildError, ConfigError
+from digest.render import theme_dirs
 
 
 class OutputDir:
@@ -44,11 +45,19 @@ class OutputDir:
         self.write_bytes(rel, text.encode("utf-8"))
 
     def write_bytes(self, rel: str, data: bytes) -> None:
-        """Write a binary file at `rel`, reusing an identical previously published one."""
-        target = self._target(rel)
-        if self.previous is not None and self._link_unchanged(rel, data, target):
-            return
-        target.write_bytes(data)
+        """Write a binary file at `rel`, reusing an identical previously published one.
+
+        Raises `BuildError` when the file cannot be written (a full disk, say)."""
+        try:
+            target = self._target(rel)
+            if self.previous is not None and self._link_unchanged(rel, data, target):
+                return
+            target.write_bytes(data)
+        except OSError as exc:
+            raise BuildError(
+                f"cannot write {rel} into the build folder next to {self.path.parent}: "
+                f"{exc.strerror or exc}; nothing was published"
+            )
 
     def _link_unchanged(self, rel: str, data: bytes, target: Path) -> bool:
         old = self.previous / rel  # type: ignore[operator]
@@ -66,12 +75,18 @@ def check_output_dir(config: Config, target: Path) -> None:
     """Refuse an output folder whose replacement would destroy the site's own files."""
     root = config.root.resolve()
     protected = [root, config.path, *(s.path.resolve() for s in config.sources)]
-    if config.theme_dir:
-        protected.append(config.theme_dir.resolve())
-    for path in protected:
+    themes = [d.resolve() for d in theme_dirs(config)]
+    for path in [*protected, *themes]:
         if target == path or target in path.parents:
             raise ConfigError(
                 f"output folder {target} contains the site's own files ({path}); "
+                "choose another --out or output_dir"
+            )
+    for theme in themes:
+        # Inside a theme, the output would be copied into the next build as static files.
+        if theme in target.parents:
+            raise ConfigError(
+                f"output folder {target} is inside the theme folder {theme}; "
                 "choose another --out or output_dir"
             )
     if target.exists() and not target.is_dir():
@@ -94,7 +109,14 @@ def atomic_output(target: Path) -> Iterator[OutputDir]:
     try:
         yield OutputDir(fresh, previous=final)
         os.chmod(fresh, 0o755)
-        _swap(fresh, final)
+        try:
+            _swap(fresh, final)
+        except OSError as exc:
+            raise BuildError(
+                f"cannot put the new site in place at {final}: {exc.strerror or exc} "
+                "(another build publishing there at the same time?); this build's output "
+                "was discarded"
+            )
     except BaseException:
         shutil.rmtree(fresh, ignore_errors=True)
         raise
@@ -111,6 +133,7 @@ def _swap(fresh: Path, final: Path) -> None:
     except OSError:
         if old is not None:
             os.rename(old / final.name, final)
+            old.rmdir()  # empty again: nothing would sweep it until the next build
         raise
     remove_in_background(sorted(final.parent.glob(f".{final.name}.old-*")))
 
