@@ -63,52 +63,78 @@
       return { refs: refs, list: list, base: base };
     }
 
-    // Field lengths per document, and for each field a map term → [document, tf, …] in
-    // document order (the shards list terms per document; lunr wants documents per term).
+    // Field lengths and term counts per document, and for each field a map term →
+    // [document, tf, …] in document order (the shards list terms per document; lunr wants
+    // documents per term). Two passes, so that every list is allocated at its final size.
     function collectPostings(fields, docs, firsts, rests) {
       var n = docs.refs.length;
       var lengths = Object.create(null);
-      var postings = Object.create(null);
+      var counts = Object.create(null);
+      var slotsByField = Object.create(null);
       var terms = new Set();
       fields.forEach(function (f) {
         lengths[f] = new Float64Array(n);
-        postings[f] = new Map();
+        counts[f] = new Int32Array(n);
+        slotsByField[f] = new Map();
       });
-      function addPart(part) {
+      // In document order, so every posting lists its documents in the order lunr would.
+      var parts = firsts.concat(rests.slice().sort(function (a, b) { return docs.base[a.id] - docs.base[b.id]; }));
+      var work = [];
+      parts.forEach(function (part) {
         var start = docs.base[part.id];
         if (start === undefined) throw new Error("search shard " + part.id + " is not in the index");
         Object.keys(part.fields).forEach(function (field) {
           var encoded = part.fields[field];
-          var fieldPostings = postings[field];
-          if (!fieldPostings) throw new Error("search shard has an unknown field " + field);
-          var lists = encoded.terms.map(function (term) {
-            var list = fieldPostings.get(term);
-            if (!list) {
-              fieldPostings.set(term, (list = []));
+          var fieldSlots = slotsByField[field];
+          if (!fieldSlots) throw new Error("search shard has an unknown field " + field);
+          var slots = encoded.terms.map(function (term) {
+            var slot = fieldSlots.get(term);
+            if (!slot) {
+              fieldSlots.set(term, (slot = { size: 0, fill: 0, list: null }));
               terms.add(term);
             }
-            return list;
+            return slot;
           });
           var fieldLengths = lengths[field];
+          var fieldCounts = counts[field];
           for (var i = 0; i < encoded.docs.length; i++) {
-            var d = start + i;
             var gaps = encoded.docs[i];
-            var tfs = encoded.tfs[i];
-            fieldLengths[d] = encoded.lengths[i];
+            fieldLengths[start + i] = encoded.lengths[i];
+            fieldCounts[start + i] = gaps.length;
             for (var k = 0, t = 0; k < gaps.length; k++) {
               t += gaps[k];
-              lists[t].push(d, tfs ? tfs[k] : 1);
+              slots[t].size += 2;
             }
           }
+          work.push(start, encoded, slots);
         });
         if (part.snippets) {
           part.snippets.forEach(function (s, i) { docs.list[start + i].snippet = s; });
         }
+      });
+      var postings = Object.create(null);
+      fields.forEach(function (f) {
+        var lists = (postings[f] = new Map());
+        slotsByField[f].forEach(function (slot, term) {
+          slot.list = new Array(slot.size);
+          lists.set(term, slot.list);
+        });
+      });
+      for (var w = 0; w < work.length; w += 3) fillPostings(work[w], work[w + 1], work[w + 2]);
+      return { lengths: lengths, counts: counts, postings: postings, terms: terms };
+    }
+
+    function fillPostings(start, encoded, slots) {
+      for (var i = 0; i < encoded.docs.length; i++) {
+        var gaps = encoded.docs[i];
+        var tfs = encoded.tfs[i];
+        for (var k = 0, t = 0; k < gaps.length; k++) {
+          t += gaps[k];
+          var slot = slots[t];
+          slot.list[slot.fill++] = start + i;
+          slot.list[slot.fill++] = tfs ? tfs[k] : 1;
+        }
       }
-      firsts.forEach(addPart);
-      // In document order, so every posting lists its documents in the order lunr would.
-      rests.slice().sort(function (a, b) { return docs.base[a.id] - docs.base[b.id]; }).forEach(addPart);
-      return { lengths: lengths, postings: postings, terms: terms };
     }
 
     // lunr's inverted index (term → {_index, field → {ref → metadata}}) and the BM25 field
@@ -126,6 +152,7 @@
         return postings.postings[f].get.bind(postings.postings[f]);
       });
       var Posting = postingType(fields, getPostings, docs.refs, terms);
+      var cursors = fields.map(function () { return new Int32Array(n); });
       var invertedIndex = new Array(terms.length);
       for (var ti = 0; ti < terms.length; ti++) {
         var term = terms[ti];
@@ -145,6 +172,8 @@
           var avg = average[fi];
           var boost = boosts[fi];
           var fieldVectors = vectors[fi];
+          var fieldCounts = postings.counts[fields[fi]];
+          var cursor = cursors[fi];
           for (k = 0; k < list.length; k += 2) {
             var d = list[k];
             var tf = list[k + 1];
@@ -152,9 +181,11 @@
             var score = idf * ((K1 + 1) * tf) / (K1 * (1 - B + B * (fieldLengths[d] / avg)) + tf);
             score *= boost;
             score *= 1; // document boost
-            var elements = fieldVectors[d];
-            if (elements) elements.push(ti, Math.round(score * 1000) / 1000);
-            else fieldVectors[d] = [ti, Math.round(score * 1000) / 1000];
+            var elements = fieldVectors[d] || (fieldVectors[d] = new Array(2 * fieldCounts[d]));
+            var at = cursor[d];
+            elements[at] = ti;
+            elements[at + 1] = Math.round(score * 1000) / 1000;
+            cursor[d] = at + 2;
           }
         }
         invertedIndex[ti] = [term, new Posting(ti)];
