@@ -51,7 +51,7 @@ from digest.render import PACKAGE_DIR
 from digest.richtext import plain_text
 from digest.site import Site
 
-# Bump when the encoding or the text pipeline changes: it is part of every cache key.
+# The encoding search-worker.js reads; bump it with the engine's FORMAT when it changes.
 FORMAT_VERSION = 2
 LUNR_VERSION = "2.3.9"
 # (field, boost): lunr applies a field's boost to its BM25 scores when it builds the vectors.
@@ -339,10 +339,22 @@ class EncodedShard:
     rest: str
 
 
+def _code_version() -> str:
+    # This module's own source is part of every cache key: any change to the text pipeline
+    # or the encoding (even one nobody remembered to version) makes old entries unusable.
+    try:
+        return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+    except OSError:
+        return str(FORMAT_VERSION)
+
+
+CODE_VERSION = _code_version()
+
+
 def shard_key(docs: Sequence[SearchDoc]) -> str:
-    """The cache key of a shard: a hash of the format and of every doc's searchable data."""
+    """The cache key of a shard: a hash of this code and of every doc's searchable data."""
     # repr of tuples of strings is unambiguous and much faster than JSON.
-    data = repr((FORMAT_VERSION, LUNR_VERSION, [d.key_data() for d in docs]))
+    data = repr((CODE_VERSION, LUNR_VERSION, [d.key_data() for d in docs]))
     return hashlib.sha256(data.encode("utf-8", "surrogatepass")).hexdigest()[:24]
 
 
