@@ -16,6 +16,7 @@ from typing import Any
 
 import jinja2
 from markdown_it import MarkdownIt
+from markupsafe import Markup, escape
 
 from digest.config import Config
 from digest.errors import ConfigError
@@ -96,6 +97,23 @@ class Assets:
             raise jinja2.TemplateError(f"no static file {rel!r} in the theme")
 
 
+# Page-independent fragments are rendered with links from this placeholder root, replaced
+# by the path up to the real root of each page that includes them. (NUL never survives
+# into escaped output, so it cannot collide with content.)
+ROOT = "\x00root\x00/"
+HEADING = "\x00heading\x00"
+
+
+class _Fragment:
+    """The `page` a cached fragment is rendered for: no URL of its own."""
+
+    url = ""
+    title = ""
+
+
+FRAGMENT = _Fragment()
+
+
 def make_environment(config: Config, assets: Assets) -> jinja2.Environment:
     """One Jinja environment per build: autoescape on, strict undefined, theme loaders."""
     dirs = theme_dirs(config)
@@ -120,16 +138,40 @@ def make_environment(config: Config, assets: Assets) -> jinja2.Environment:
 
     @jinja2.pass_context
     def url(ctx: Any, target: str) -> str:
-        return relative_url(ctx["page"].url, target)
+        page = ctx["page"]
+        if page is FRAGMENT:
+            return ROOT + (target or "./")
+        return relative_url(page.url, target)
 
     @jinja2.pass_context
     def asset(ctx: Any, rel: str) -> str:
-        return relative_url(ctx["page"].url, assets.url_path(rel))
+        return url(ctx, assets.url_path(rel))
 
     def absolute_url(target: str) -> str:
         return config.base_url + target
 
-    env.globals.update(url=url, asset=asset, absolute_url=absolute_url)
+    cards: dict[tuple[str, bool], str] = {}
+
+    @jinja2.pass_context
+    def card(ctx: Any, paper: Paper, heading: str = "h2", show_abstract: bool = True) -> Markup:
+        """A paper's card (``_card.html``), rendered once per build and re-rooted per page:
+        a paper appears on many list pages, and its card does not depend on which."""
+        key = (paper.key, show_abstract)
+        html = cards.get(key)
+        if html is None:
+            html = env.get_template("_card_fragment.html").render(
+                site=ctx["site"],
+                page=FRAGMENT,
+                nav=(),
+                paper=paper,
+                heading=HEADING,
+                show_abstract=show_abstract,
+            )
+            cards[key] = html
+        prefix = "../" * ctx["page"].url.count("/")
+        return Markup(html.replace(ROOT, prefix).replace(HEADING, escape(heading)))
+
+    env.globals.update(url=url, asset=asset, absolute_url=absolute_url, card=card)
     env.filters.update(
         rich=rich_filter,
         plain=plain_text,
@@ -143,6 +185,17 @@ def make_environment(config: Config, assets: Assets) -> jinja2.Environment:
 
 def rich_filter(text: str, marks: Sequence[Mark] = ()) -> Any:
     """Jinja filter: a title or abstract as safe HTML (see `digest.richtext`)."""
+    if len(text) <= SHORT_TEXT:
+        return _rich_short(text, tuple(marks))
+    return render_rich_text(text, marks)
+
+
+# Titles are rendered on every page that lists or relates a paper; abstracts once or twice.
+SHORT_TEXT = 400
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _rich_short(text: str, marks: tuple[Mark, ...]) -> Any:
     return render_rich_text(text, marks)
 
 
