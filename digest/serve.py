@@ -68,6 +68,8 @@ from digest import feeds, search
 from digest.build import assign_slugs, build_date, collect_pages, prepare_config, readers_by_name
 from digest.config import Config
 from digest.errors import ConfigError, DigestError
+from digest.fetch import fetch_for_build
+from digest.history import attach_read_only, history_path
 from digest.model import Paper, Problem, newest_first
 from digest.pages import Page
 from digest.publish import OutputDir
@@ -326,22 +328,34 @@ def make_site(
     date: dt.date,
     cache: SourceCache,
     phases: dict[str, float] | None = None,
+    warnings: list[Problem] | None = None,
 ) -> Site:
     """Load (through `cache`), merge, run the plugins and collect the pages, as `build` does.
 
-    Raises `SourceProblems` when a source reports an error-severity problem. The seconds
-    spent loading, in plugins and collecting pages are added to `phases`.
+    The build history, if the site keeps one, is read but never locked or recorded: a
+    preview shows what a build would publish now. `warnings` (from fetching url sources)
+    go first among the site's problems. Raises `SourceProblems` when a source reports an
+    error-severity problem. The seconds each phase takes are added to `phases`.
     """
     phases = {} if phases is None else phases
     site = Site(config=config, date=date)
+    site.problems.extend(warnings or ())
     with timed(phases, "load"):
         _load(site, config, pm, cache)
+    with timed(phases, "history"):
+        view = attach_read_only(site, history_path(config))
+        if view is not None:
+            site.archived = view.archived_papers()
+            site.slugs = assign_slugs([*site.papers, *site.archived])
     errors = [p for p in site.problems if p.severity == "error"]
     if errors:
         raise SourceProblems(errors)
     with timed(phases, "plugins"):
         pm.hook.digest_papers(papers=site.papers, site=site)
     with timed(phases, "pages"):
+        if view is not None:
+            # Today's new papers are listed in the digest's order, so after the plugins.
+            site.archive_days = dict(sorted(view.archive_days().items()))
         site.pages = collect_pages(site, pm)
     return site
 
@@ -835,6 +849,7 @@ class Preview:
         self.build_problems: list[BuildProblem] = []
         self.late_problems: list[BuildProblem] = []  # search index, build_done plugins
         self._retry = Level.NONE
+        self._fetch_warnings: list[Problem] = []
         self._core: set[str] = set()
         self._feeds: set[str] = set()
         self._search: set[str] = set()
@@ -920,9 +935,16 @@ class Preview:
                 self._watch(config)
                 if changes is None or any(_is_plugin_file(config, p) for p in changes):
                     self.sources.clear()
-                model = Model(config, pm, make_site(config, pm, self.date, self.sources, phases))
+                with timed(phases, "fetch"):
+                    # url sources are fetched (through their cache) when the site is
+                    # loaded, not on every save; `digest fetch` refreshes them meanwhile.
+                    self._fetch_warnings = fetch_for_build(config, self.date)
+                site = make_site(config, pm, self.date, self.sources, phases, self._fetch_warnings)
+                model = Model(config, pm, site)
             elif level >= Level.MODEL:
-                site = make_site(model.config, model.pm, self.date, self.sources, phases)
+                site = make_site(
+                    model.config, model.pm, self.date, self.sources, phases, self._fetch_warnings
+                )
                 model = Model(model.config, model.pm, site)
             changed = self._changed_templates(changes) if level == Level.RENDER else None
             with timed(phases, "render"):
@@ -979,6 +1001,8 @@ class Preview:
         files: set[Path] = {config.path}
         files.update(s.path for s in config.sources)
         files.update(p for p in (config.intro, config.about) if p)
+        if config.history is not None:
+            files.add(config.history)  # a build recorded a day: trending and archives change
         trees = set(_theme_dirs_or_none(config) or [])
         if config.theme_dir is not None:
             trees.add(config.theme_dir)  # watched even before it exists

@@ -610,6 +610,38 @@ def test_served_site_is_the_built_site(serving: Any, site: Path, tmp_path: Path)
     assert [rel for rel in served if served[rel] != expected[rel]] == []
 
 
+def test_a_site_with_history_is_previewed_as_a_build_would_publish_it(
+    serving: Any, site: Path, tmp_path: Path
+) -> None:
+    """History is read, never locked or recorded: papers earlier builds saw keep their pages
+    in the preview as in a build, and the preview leaves the database as it was."""
+    config = site / "site.toml"
+    config.write_text('history = "history.sqlite"\n' + config.read_text("utf-8"), "utf-8")
+    build(config, outdir=tmp_path / "day1", date=DEMO_DATE - dt.timedelta(days=2))
+    (site / "data/alpha.jsonl").write_text(listing(range(1, 8)), encoding="utf-8")  # 8 gone
+    database = site / "history.sqlite"
+    recorded = database.read_bytes()
+
+    app = serving()
+    wait_until(lambda: app.idle() and app.preview.status()["search"] == "ready")
+    assert "Paper number 8" in app.text("/papers/2510.00008/"), "an archived paper keeps its page"
+    served = {
+        p.relative_to(app.server.outdir).as_posix(): p.read_bytes()
+        for p in app.server.outdir.rglob("*")
+        if p.is_file()
+    }
+    assert database.read_bytes() == recorded, "a preview records nothing"
+
+    built = build(config, outdir=tmp_path / "built", date=DEMO_DATE)
+    expected = {
+        p.relative_to(built.outdir).as_posix(): p.read_bytes()
+        for p in built.outdir.rglob("*")
+        if p.is_file()
+    }
+    assert sorted(served) == sorted(expected)
+    assert [rel for rel in served if served[rel] != expected[rel]] == []
+
+
 def test_concurrent_requests_and_disconnects_are_quiet(serving: Any) -> None:
     app = serving()
     app.idle()
