@@ -7,8 +7,9 @@ import difflib
 import multiprocessing
 import os
 import time
+import traceback
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,11 +29,13 @@ from digest.publish import OutputDir, atomic_output, check_output_dir
 from digest.render import Assets, make_environment, static_files
 from digest.report import write_report
 from digest.site import Site, SourceReport
-from digest.sources.base import Reader
-from digest.sources.loader import load_source
+from digest.sources.base import Reader, Source
+from digest.sources.loader import LoadResult, load_source
 from digest.sources.merge import merge_papers
 
 Progress = Callable[[str], None]
+# A context manager factory that times the phase it is named after.
+PhaseTimer = Callable[[str], AbstractContextManager[None]]
 
 
 @dataclass
@@ -101,13 +104,18 @@ def readers_by_name(pm: pluggy.PluginManager) -> dict[str, Reader]:
     return readers
 
 
-def load_papers(config: Config, pm: pluggy.PluginManager) -> tuple[list[Paper], Site]:
-    """Load and merge every configured source; problems and per-source counts go on the site."""
+def load_papers(
+    config: Config,
+    pm: pluggy.PluginManager,
+    load: Callable[[dict[str, Reader], Source], LoadResult] = load_source,
+) -> tuple[list[Paper], Site]:
+    """Load and merge every configured source (each through `load`, e.g. a cache); problems
+    and per-source counts go on the returned site."""
     readers = readers_by_name(pm)
     site = Site(config=config, date=dt.date.today())
     loaded: list[Paper] = []
     for source in config.sources:
-        result = load_source(readers, source)
+        result = load(readers, source)
         loaded.extend(result.papers)
         site.problems.extend(result.problems)
         site.sources.append(
@@ -121,6 +129,47 @@ def load_papers(config: Config, pm: pluggy.PluginManager) -> tuple[list[Paper], 
             )
         )
     return merge_papers(loaded), site
+
+
+def enrich_and_collect(
+    site: Site, pm: pluggy.PluginManager, view: History | None, phase: PhaseTimer
+) -> None:
+    """Run the plugins on the site's papers, then build its page set (with the history's
+    archive days when there is a history): the same for `digest build` and the preview."""
+    with phase("plugins"):
+        pm.hook.digest_papers(papers=site.papers, site=site)
+    with phase("pages"):
+        if view is not None:
+            # Today's new papers are listed in the digest's order, so after the plugins.
+            site.archive_days = dict(sorted(view.archive_days().items()))
+        site.pages = collect_pages(site, pm)
+
+
+def render_page(env: jinja2.Environment, site: Site, page: Page, nav: list[Page]) -> str:
+    """One page's HTML; template problems become a `BuildError` naming file and line."""
+    try:
+        template = env.get_template(page.template)
+        return template.render(site=site, page=page, nav=nav, **page.context)
+    except jinja2.TemplateSyntaxError as exc:
+        raise BuildError(f"{exc.filename or exc.name}:{exc.lineno}: template error: {exc}") from exc
+    except jinja2.TemplateError as exc:
+        raise BuildError(
+            f"{_template_frame(exc, page)}: rendering /{page.url} failed: {exc}"
+        ) from exc
+
+
+def _template_frame(exc: BaseException, page: Page) -> str:
+    """``file:line`` of the innermost template frame of a rendering error (Jinja rewrites
+    tracebacks so template code carries template lines), else the page's template."""
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if frame.filename.endswith((".html", ".xml", ".txt")):
+            return f"{frame.filename}:{frame.lineno}"
+    return page.template
+
+
+def site_nav(site: Site) -> list[Page]:
+    """The pages that appear in the navigation, in order."""
+    return sorted((p for p in site.pages if p.nav), key=lambda p: (p.nav_weight, p.nav or ""))
 
 
 def assign_slugs(papers: list[Paper]) -> dict[str, str]:
@@ -205,16 +254,9 @@ def _render_forked(index: int, step: int) -> tuple[int, int, str | None]:
 def _render_slice(
     env: jinja2.Environment, site: Site, out: OutputDir, start: int, step: int
 ) -> None:
-    nav = sorted((p for p in site.pages if p.nav), key=lambda p: (p.nav_weight, p.nav or ""))
+    nav = site_nav(site)
     for page in site.pages[start::step]:
-        try:
-            template = env.get_template(page.template)
-            html = template.render(site=site, page=page, nav=nav, **page.context)
-        except jinja2.TemplateSyntaxError as exc:
-            raise BuildError(f"{exc.filename or exc.name}:{exc.lineno}: template error: {exc}")
-        except jinja2.TemplateError as exc:
-            raise BuildError(f"{page.template}: rendering /{page.url} failed: {exc}")
-        out.write_text(page.output_path, html)
+        out.write_text(page.output_path, render_page(env, site, page, nav))
 
 
 def build(
@@ -309,13 +351,7 @@ def _build(
             site.slugs = assign_slugs([*site.papers, *site.archived])
     site.enabled_plugins = tuple(sorted(name for name, p in pm.list_name_plugin() if p))
     _fail_on_problems(site.problems, strict)
-    with _phase(result, "plugins", progress):
-        pm.hook.digest_papers(papers=site.papers, site=site)
-    with _phase(result, "pages", progress):
-        if run.view is not None:
-            # Today's new papers are listed in the digest's order, so after the plugins.
-            site.archive_days = dict(sorted(run.view.archive_days().items()))
-        site.pages = collect_pages(site, pm)
+    enrich_and_collect(site, pm, run.view, lambda name: _phase(result, name, progress))
     with atomic_output(target) as out:
         with _phase(result, "render", progress):
             files = {rel: path.read_bytes() for rel, path in static_files(config)}

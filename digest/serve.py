@@ -65,7 +65,15 @@ import jinja2.meta
 import pluggy
 
 from digest import feeds, search
-from digest.build import assign_slugs, build_date, collect_pages, prepare_config, readers_by_name
+from digest.build import (
+    assign_slugs,
+    build_date,
+    enrich_and_collect,
+    load_papers,
+    prepare_config,
+    render_page,
+    site_nav,
+)
 from digest.config import Config
 from digest.errors import ConfigError, DigestError
 from digest.fetch import fetch_for_build
@@ -74,10 +82,9 @@ from digest.model import Paper, Problem, newest_first
 from digest.pages import Page
 from digest.publish import OutputDir
 from digest.render import Assets, make_environment, static_files, theme_dirs
-from digest.site import Site, SourceReport
+from digest.site import Site
 from digest.sources.base import Reader, Source
 from digest.sources.loader import LoadResult, load_source
-from digest.sources.merge import merge_papers
 from digest.watch import Debouncer, PollingWatcher
 
 Log = Callable[[str], None]
@@ -184,6 +191,8 @@ def problems_from(exc: BaseException, root: Path, dirs: Iterable[Path] = ()) -> 
             return Path(path).resolve().relative_to(root).as_posix()
         return path
 
+    if isinstance(exc, DigestError) and isinstance(exc.__cause__, jinja2.TemplateError):
+        exc = exc.__cause__  # a page failed to render: place it in its template
     if isinstance(exc, SourceProblems):
         return [BuildProblem(p.file, p.line, p.message) for p in exc.problems]
     if isinstance(exc, jinja2.TemplateSyntaxError):
@@ -297,11 +306,6 @@ def _file_digest(path: Path) -> bytes:
         return b""
 
 
-def _fresh(paper: Paper) -> Paper:
-    # Plugins write into paper.data; a cached paper must not carry the last build's results.
-    return dataclasses.replace(paper, data=copy.deepcopy(paper.data) if paper.data else {})
-
-
 @dataclass
 class Model:
     """A loaded site: config, plugins and the site with its papers and pages."""
@@ -338,10 +342,15 @@ def make_site(
     error-severity problem. The seconds each phase takes are added to `phases`.
     """
     phases = {} if phases is None else phases
-    site = Site(config=config, date=date)
-    site.problems.extend(warnings or ())
     with timed(phases, "load"):
-        _load(site, config, pm, cache)
+        papers, loaded = load_papers(config, pm, load=cache.load)
+    site = Site(config=config, date=date)
+    site.problems = [*(warnings or ()), *loaded.problems]
+    site.sources = loaded.sources
+    # Plugins write into paper.data; a cached paper must not carry the last build's results.
+    site.papers = newest_first(_fresh(p) for p in papers)
+    site.slugs = assign_slugs(site.papers)
+    site.enabled_plugins = tuple(sorted(name for name, p in pm.list_name_plugin() if p))
     with timed(phases, "history"):
         view = attach_read_only(site, history_path(config))
         if view is not None:
@@ -350,36 +359,12 @@ def make_site(
     errors = [p for p in site.problems if p.severity == "error"]
     if errors:
         raise SourceProblems(errors)
-    with timed(phases, "plugins"):
-        pm.hook.digest_papers(papers=site.papers, site=site)
-    with timed(phases, "pages"):
-        if view is not None:
-            # Today's new papers are listed in the digest's order, so after the plugins.
-            site.archive_days = dict(sorted(view.archive_days().items()))
-        site.pages = collect_pages(site, pm)
+    enrich_and_collect(site, pm, view, lambda name: timed(phases, name))
     return site
 
 
-def _load(site: Site, config: Config, pm: pluggy.PluginManager, cache: SourceCache) -> None:
-    readers = readers_by_name(pm)
-    loaded: list[Paper] = []
-    for source in config.sources:
-        result = cache.load(readers, source)
-        loaded.extend(_fresh(p) for p in result.papers)
-        site.problems.extend(result.problems)
-        site.sources.append(
-            SourceReport(
-                name=source.name,
-                format=result.format,
-                path=source.label,
-                entries=len(result.papers),
-                problems=len(result.problems),
-                error=next((p.message for p in result.problems if p.severity == "error"), None),
-            )
-        )
-    site.papers = newest_first(merge_papers(loaded))
-    site.slugs = assign_slugs(site.papers)
-    site.enabled_plugins = tuple(sorted(name for name, p in pm.list_name_plugin() if p))
+def _fresh(paper: Paper) -> Paper:
+    return dataclasses.replace(paper, data=copy.deepcopy(paper.data) if paper.data else {})
 
 
 class MemoryOutput(OutputDir):
@@ -492,9 +477,7 @@ class Generation:
         self.model = model
         self.env = env
         site = model.site
-        self.nav = sorted(
-            (p for p in site.pages if p.nav), key=lambda p: (p.nav_weight, p.nav or "")
-        )
+        self.nav = site_nav(site)
         self.pages: dict[str, Page] = {p.output_path: p for p in site.pages}
         self.static: dict[str, bytes] = {}
         self.prerendered: dict[str, bytes] = {}
@@ -509,9 +492,7 @@ class Generation:
 
     def render(self, page: Page) -> bytes:
         """The page's HTML, exactly as `digest.build.render_pages` renders it."""
-        template = self.env.get_template(page.template)
-        text = template.render(site=self.model.site, page=page, nav=self.nav, **page.context)
-        return text.encode("utf-8")
+        return render_page(self.env, self.model.site, page, self.nav).encode("utf-8")
 
     def claim(self, rel: str | None = None) -> tuple[str, Page] | threading.Event | None:
         """Claim a pending page (`rel`, or the next one) to render; or the event to wait on

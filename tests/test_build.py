@@ -237,5 +237,5 @@ def test_template_error_in_a_parallel_worker_fails_the_build(
     monkeypatch.setattr("digest.build.os.cpu_count", lambda: 2)
     with pytest.raises(BuildError) as err:
         build_site(root)
-    assert "paper.html: rendering /papers/" in err.value.message
+    assert "overrides/templates/paper.html:1: rendering /papers/" in err.value.message
     assert (result.outdir / "index.html").read_bytes() == index
