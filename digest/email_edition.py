@@ -258,19 +258,21 @@ def make_message(edition: Edition, settings: EmailSettings) -> EmailMessage:
     """The edition as a deterministic multipart/alternative message."""
     text, html = render_edition(edition)
     host = urlsplit(edition.config.base_url).hostname or "localhost"
+    title = " ".join(edition.config.title.split())  # a header is one line
     try:
         subject = settings.subject.format(
-            title=edition.config.title,
+            title=title,
             date=edition.date.isoformat(),
             count=len(edition.papers),
             headline=edition.headline,
         )
     except (KeyError, IndexError, ValueError) as exc:
         raise ConfigError(f"[email] subject: {settings.subject!r} cannot be filled in: {exc}")
+    subject = " ".join(subject.split())
     content = hashlib.sha256("\0".join((subject, text, html)).encode("utf-8")).hexdigest()
     msg = EmailMessage(policy=email.policy.SMTP)
     msg["Subject"] = subject
-    msg["From"] = settings.sender or formataddr((edition.config.title, f"digest@{host}"))
+    msg["From"] = settings.sender or formataddr((title, f"digest@{host}"))
     if settings.recipients:
         msg["To"] = ", ".join(settings.recipients)
     midnight = dt.datetime.combine(edition.date, dt.time(0, 0), tzinfo=dt.UTC)

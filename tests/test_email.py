@@ -281,3 +281,26 @@ def test_parse_server(value: str, expected: tuple[str, int]) -> None:
 def test_parse_server_rejects_nonsense() -> None:
     with pytest.raises(ConfigError, match="expected host:port"):
         parse_server("smtp.example.org")
+
+
+def test_a_title_with_line_breaks_gives_a_one_line_subject(site_factory) -> None:
+    from click.testing import CliRunner
+
+    from digest.cli import main
+
+    root = site_factory(
+        'title = "Evil\\r\\nBcc: victim@example.org"\n'
+        '[[sources]]\npath = "data/hf-daily-papers.txt"\nyear = 2025\n',
+        seeds=["hf-daily-papers.txt"],
+    )
+    out = root / "d.eml"
+    result = CliRunner().invoke(
+        main,
+        ["email", "--config", str(root / "site.toml"), "--date", "2025-10-30", "--out", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    import email
+
+    msg = email.message_from_bytes(out.read_bytes())
+    assert msg["Bcc"] is None
+    assert msg["Subject"].startswith("Evil Bcc: victim@example.org, 2025-10-30")
