@@ -10,7 +10,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Python packages into a virtual environment, lunr.js (and test tools) from npm.
 setup: $(BIN)/digest node_modules/.package-lock.json
 
-$(BIN)/digest: pyproject.toml
+# npm first: the package (and so the editable install) includes lunr.js from node_modules.
+$(BIN)/digest: pyproject.toml node_modules/.package-lock.json
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[test]"
