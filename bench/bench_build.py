@@ -38,9 +38,21 @@ import corpus  # noqa: E402
 OUT = HERE / "out"
 DIGEST = Path(sys.executable).parent / "digest"
 TOPICS = [
-    "Language models", "Vision", "Generative models", "Reinforcement learning", "Graphs",
-    "Optimisation", "Scaling and efficiency", "Model merging", "Retrieval", "Speech",
-    "Robotics", "Science and medicine", "Theory", "Datasets and benchmarks", "Safety",
+    "Language models",
+    "Vision",
+    "Generative models",
+    "Reinforcement learning",
+    "Graphs",
+    "Optimisation",
+    "Scaling and efficiency",
+    "Model merging",
+    "Retrieval",
+    "Speech",
+    "Robotics",
+    "Science and medicine",
+    "Theory",
+    "Datasets and benchmarks",
+    "Safety",
 ]
 
 
@@ -83,11 +95,11 @@ def hugo_site(folder: Path, records: list[dict]) -> Path:
     (layouts / "baseof.html").write_text(
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{{ .Title }}</title>'
         '</head><body><header><a href="{{ "/" | relURL }}">{{ .Site.Title }}</a></header>'
-        "<main>{{ block \"main\" . }}{{ end }}</main></body></html>\n"
+        '<main>{{ block "main" . }}{{ end }}</main></body></html>\n'
     )
     (layouts / "single.html").write_text(
         '{{ define "main" }}<article><h1>{{ .Title }}</h1><p>{{ delimit .Params.authors ", " }}'
-        "</p><time>{{ .Date.Format \"2006-01-02\" }}</time><p>{{ .Params.abstract }}</p>"
+        '</p><time>{{ .Date.Format "2006-01-02" }}</time><p>{{ .Params.abstract }}</p>'
         '{{ range .Params.topics }}<a href="{{ "/topics/" | relURL }}{{ . | urlize }}/">{{ . }}</a>'
         "{{ end }}</article>{{ end }}\n"
     )
@@ -185,8 +197,8 @@ def table(rows: list[dict[str, object]]) -> str:
     for r in rows:
         cold_s, cold_mb = r["digest_cold"]  # type: ignore[misc]
         hugo = r.get("hugo")
-        inc_s, inc_mb = r["digest_increment"]  # type: ignore[misc]
-        same_s, same_mb = r["digest_unchanged"]  # type: ignore[misc]
+        inc_s, _ = r["digest_increment"]  # type: ignore[misc]
+        same_s, _ = r["digest_unchanged"]  # type: ignore[misc]
         hugo_cell = f"{hugo[0]:.2f} s, {hugo[1]} MB" if hugo else "–"  # type: ignore[index]
         ratio = f"{cold_s / hugo[0]:.2f}" if hugo else "–"  # type: ignore[index]
         lines.append(

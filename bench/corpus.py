@@ -27,10 +27,26 @@ from digest.sources.loader import load_source, source_for_path  # noqa: E402
 from digest.sources.merge import merge_papers  # noqa: E402
 
 BUILD_DATE = dt.date(2025, 10, 30)
-WORDS = (
-    "robust sparse adaptive efficient scalable causal contrastive federated multimodal "
-    "hierarchical latent implicit recurrent spectral bayesian stochastic neural graph"
-).split()
+WORDS = [
+    "robust",
+    "sparse",
+    "adaptive",
+    "efficient",
+    "scalable",
+    "causal",
+    "contrastive",
+    "federated",
+    "multimodal",
+    "hierarchical",
+    "latent",
+    "implicit",
+    "recurrent",
+    "spectral",
+    "bayesian",
+    "stochastic",
+    "neural",
+    "graph",
+]
 
 
 def seed_papers() -> list[Paper]:
@@ -78,14 +94,33 @@ def corpus(n: int) -> list[dict[str, object]]:
 
 def daily_listing(records: list[dict[str, object]]) -> str:
     """The records as a daily-papers listing page (the hf-daily seed format)."""
-    lines = ["new", "", "Get trending papers in your email inbox!", "", "Subscribe", "",
-             "Daily Papers", "", "byAK and the research community", "", f"{BUILD_DATE:%b} 30", ""]
+    lines = [
+        "new",
+        "",
+        "Get trending papers in your email inbox!",
+        "",
+        "Subscribe",
+        "",
+        "Daily Papers",
+        "",
+        "byAK and the research community",
+        "",
+        f"{BUILD_DATE:%b} 30",
+        "",
+    ]
     for r in records:
         date = dt.date.fromisoformat(str(r["date"]))
         votes = r["sightings"][0]["upvotes"]  # type: ignore[index]
-        lines += [str(r["title"]), "", str(r["abstract"])[:280], "",
-                  f"  • {max(1, len(r['authors']))} authors", "·",  # type: ignore[arg-type]
-                  f"{date:%b} {date.day}, {date.year} {votes}", ""]
+        lines += [
+            str(r["title"]),
+            "",
+            str(r["abstract"])[:280],
+            "",
+            f"  • {max(1, len(r['authors']))} authors",
+            "·",  # type: ignore[arg-type]
+            f"{date:%b} {date.day}, {date.year} {votes}",
+            "",
+        ]
     return "\n".join(lines) + "\n"
 
 

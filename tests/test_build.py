@@ -13,12 +13,11 @@ from urllib.parse import unquote, urldefrag, urlsplit
 
 import pytest
 from click.testing import CliRunner
+from conftest import DEMO_DATE, REPO
 
 from digest.build import BuildResult
 from digest.cli import main
 from digest.errors import BuildError, ConfigError
-
-from conftest import DEMO_DATE, REPO
 
 
 class LinkParser(HTMLParser):
@@ -148,8 +147,9 @@ def test_failed_build_leaves_published_site_untouched(site_factory, build_site) 
     root = _good_site(site_factory)
     result = build_site(root)
     before = {p: p.read_bytes() for p in result.outdir.rglob("*") if p.is_file()}
-    (root / "overrides/templates/paper.html").write_text("{% block content %}{{ nope(",
-                                                          encoding="utf-8")
+    (root / "overrides/templates/paper.html").write_text(
+        "{% block content %}{{ nope(", encoding="utf-8"
+    )
     with pytest.raises(BuildError) as err:
         build_site(root)
     assert "paper.html:1" in err.value.message
@@ -197,9 +197,22 @@ def test_builds_are_byte_identical_across_hash_seeds(tmp_path: Path) -> None:
         out = tmp_path / f"out{seed}"
         env = {**os.environ, "PYTHONHASHSEED": seed}
         subprocess.run(
-            [sys.executable, "-m", "digest", "build", "--config", str(REPO / "site.toml"),
-             "--out", str(out), "--date", DEMO_DATE.isoformat(), "-q"],
-            check=True, env=env, cwd=tmp_path,
+            [
+                sys.executable,
+                "-m",
+                "digest",
+                "build",
+                "--config",
+                str(REPO / "site.toml"),
+                "--out",
+                str(out),
+                "--date",
+                DEMO_DATE.isoformat(),
+                "-q",
+            ],
+            check=True,
+            env=env,
+            cwd=tmp_path,
         )
         outs.append(out)
     files = sorted(p.relative_to(outs[0]) for p in outs[0].rglob("*") if p.is_file())

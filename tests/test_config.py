@@ -55,7 +55,7 @@ def test_every_mistake_is_reported_at_once(site_factory) -> None:
         "site.toml: title: expected a string, got 3",
         "site.toml: page_size: expected an integer >= 1, got 0",
         "site.toml: [sources[0]] path: expected a file path (or a url), got nothing",
-        "site.toml: [sources[1]] year: expected an integer, got \"2024\"",
+        'site.toml: [sources[1]] year: expected an integer, got "2024"',
         "site.toml: [sources[1]] colour: unknown key",
         "site.toml: outptu_dir: unknown key (did you mean 'output_dir'?)",
     ]
@@ -94,7 +94,7 @@ def test_options_reader_collects_typed_errors() -> None:
     assert [str(i) for i in issues] == [
         'site.toml: [plugins.trending] gravity: expected a number, got "fast"',
         "site.toml: [plugins.trending] flag: expected true or false, got 1",
-        'site.toml: [plugins.trending] words: expected an array of strings, got 2 in it',
+        "site.toml: [plugins.trending] words: expected an array of strings, got 2 in it",
         'site.toml: [plugins.trending] mode: expected one of a, b, got "x"',
         "site.toml: [plugins.trending] extra: unknown key",
     ]

@@ -131,8 +131,12 @@ def test_missing_local_plugin_file_is_named(site_factory) -> None:
 
 
 def test_hook_order_follows_tryfirst_and_trylast(site_factory) -> None:
-    first = "from digest import hookimpl\n@hookimpl(trylast=True)\ndef digest_papers(papers):\n    papers.append('last')\n"
-    second = "from digest import hookimpl\n@hookimpl(tryfirst=True)\ndef digest_papers(papers):\n    papers.append('first')\n"
+    code = (
+        "from digest import hookimpl\n"
+        "@hookimpl({})\ndef digest_papers(papers):\n    papers.append({!r})\n"
+    )
+    first = code.format("trylast=True", "last")
+    second = code.format("tryfirst=True", "first")
     root = _site(
         site_factory,
         '[plugins]\nenabled = ["readers"]\nlocal = ["a", "b"]\n',
