@@ -28,8 +28,10 @@ Porter stemmer) because lunr.py's differs in places (its stemmer turns "display"
 from __future__ import annotations
 
 import concurrent.futures
+import gc
 import hashlib
 import json
+import marshal
 import multiprocessing
 import operator
 import os
@@ -37,7 +39,7 @@ import re
 import tempfile
 import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -351,28 +353,33 @@ def _code_version() -> str:
 CODE_VERSION = _code_version()
 
 
-def shard_key(docs: Sequence[SearchDoc]) -> str:
-    """The cache key of a shard: a hash of this code and of every doc's searchable data."""
-    # repr of tuples of strings is unambiguous and much faster than JSON.
-    data = repr((CODE_VERSION, LUNR_VERSION, [d.key_data() for d in docs]))
-    return hashlib.sha256(data.encode("utf-8", "surrogatepass")).hexdigest()[:24]
+def shard_key(name: str, docs: Sequence[SearchDoc]) -> str:
+    """The cache key of a shard: a hash of this code, the shard's name and every doc's
+    searchable data."""
+    # marshal is the fastest faithful serialization of tuples of strings by far; a string
+    # it happens to write differently (interned or not) costs a cache miss, never a wrong hit.
+    data = marshal.dumps((CODE_VERSION, LUNR_VERSION, name, [d.key_data() for d in docs]), 2)
+    return hashlib.sha256(data).hexdigest()[:24]
 
 
-def encode_shard(docs: Sequence[SearchDoc], key: str | None = None) -> EncodedShard:
-    """Encode one shard's first-tier and rest parts (`key`: its `shard_key`, if known)."""
-    key = key or shard_key(docs)
+def encode_shard(name: str, docs: Sequence[SearchDoc], key: str | None = None) -> EncodedShard:
+    """Encode one shard's first-tier and rest parts (`key`: its `shard_key`, if known).
+
+    Both parts carry the shard's name as their ``id``: it tells the engine which documents a
+    rest part's terms belong to.
+    """
     first = {
-        "id": key,
+        "id": name,
         "refs": [d.ref for d in docs],
         "docs": [[d.title, d.date, list(d.topics)] for d in docs],
         "fields": {f: encode_field(_field_texts(docs, f)) for f in FIRST_TIER_FIELDS},
     }
     rest = {
-        "id": key,
+        "id": name,
         "snippets": [d.snippet for d in docs],
         "fields": {f: encode_field(_field_texts(docs, f)) for f in REST_FIELDS},
     }
-    return EncodedShard(key, _json(first), _json(rest))
+    return EncodedShard(key or shard_key(name, docs), _json(first), _json(rest))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -436,28 +443,30 @@ def _cache_header(key: str, first: str, rest: str) -> str:
 
 
 def build_shards(
-    groups: Sequence[Sequence[SearchDoc]], cache: ShardCache, workers: int | None = None
+    groups: Mapping[str, Sequence[SearchDoc]], cache: ShardCache, workers: int | None = None
 ) -> list[EncodedShard]:
-    """Encode every group of docs, reusing cached shards; missing ones are encoded in
+    """Encode every shard (name → docs), reusing cached ones; missing ones are encoded in
     worker processes when there are enough papers to make that pay."""
-    keys = [shard_key(docs) for docs in groups]
-    found = {key: cache.get(key) for key in keys}
-    todo = [(list(docs), key) for docs, key in zip(groups, keys, strict=True) if not found[key]]
-    papers = sum(len(docs) for docs, _ in todo)
+    keys = {name: shard_key(name, docs) for name, docs in groups.items()}
+    found = {key: cache.get(key) for key in keys.values()}
+    todo = [
+        (name, list(docs), keys[name]) for name, docs in groups.items() if not found[keys[name]]
+    ]
+    papers = sum(len(docs) for _, docs, _ in todo)
     workers = workers if workers is not None else (os.cpu_count() or 1)
     if workers > 1 and len(todo) > 1 and papers >= PARALLEL_MIN_PAPERS and _can_fork():
         built = _encode_in_processes(todo, workers)
     else:
-        built = [encode_shard(docs, key) for docs, key in todo]
+        built = [encode_shard(*task) for task in todo]
     for shard in built:
         cache.put(shard)
         found[shard.key] = shard
-    return [found[key] for key in keys]  # type: ignore[misc]
+    return [found[key] for key in keys.values()]  # type: ignore[misc]
 
 
 # The shards a pool of forked workers encodes: set before the fork, so the children inherit
 # the docs instead of receiving them pickled.
-_TODO: list[tuple[list[SearchDoc], str]] = []
+_TODO: list[tuple[str, list[SearchDoc], str]] = []
 
 
 def _encode_todo(i: int) -> EncodedShard:
@@ -471,17 +480,21 @@ def _can_fork() -> bool:
 
 
 def _encode_in_processes(
-    todo: list[tuple[list[SearchDoc], str]], workers: int
+    todo: list[tuple[str, list[SearchDoc], str]], workers: int
 ) -> list[EncodedShard]:
     global _TODO
     # Biggest first, one shard per task: the pool balances the load itself.
-    order = sorted(range(len(todo)), key=lambda i: -len(todo[i][0]))
+    order = sorted(range(len(todo)), key=lambda i: -len(todo[i][1]))
     _TODO = todo
+    # Frozen objects are left alone by the children's garbage collector, which would
+    # otherwise walk (and so copy, page by page) the whole inherited heap.
+    gc.freeze()
     try:
         context = multiprocessing.get_context("fork")
         with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
             built = dict(zip(order, pool.map(_encode_todo, order), strict=True))
     finally:
+        gc.unfreeze()
         _TODO = []
     return [built[i] for i in range(len(todo))]
 
@@ -522,7 +535,7 @@ def write_search_files(
     groups: dict[str, list[SearchDoc]] = {}
     for doc, name in zip(docs, shard_names(docs), strict=True):
         groups.setdefault(name, []).append(doc)
-    shards = build_shards(list(groups.values()), cache, workers)
+    shards = build_shards(groups, cache, workers)
     head = _json({"format": FORMAT_VERSION, "fields": [{"name": n, "boost": b} for n, b in FIELDS]})
     # The cached parts are spliced in as they are: re-encoding them would cost more than
     # everything else a warm build does.

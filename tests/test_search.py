@@ -359,9 +359,9 @@ def test_cached_shards_are_reused_only_for_unchanged_papers(
     encoded: list[list[str]] = []
     real = search.encode_shard
 
-    def counting(docs: list[search.SearchDoc], key: str | None = None) -> search.EncodedShard:
+    def counting(name: str, docs: list[search.SearchDoc], key: str) -> search.EncodedShard:
         encoded.append([d.title for d in docs])
-        return real(docs, key)
+        return real(name, docs, key)
 
     monkeypatch.setattr(search, "encode_shard", counting)
     root = make_site(site_factory)
