@@ -206,8 +206,7 @@ def scholarly_article(site: Site, paper: Paper) -> dict[str, Any]:
             "propertyID": "arXiv",
             "value": paper.arxiv_id,
         }
-    topics = paper.data.get("topics") or {}
-    names = [t["name"] for t in topics.get("all", ()) if isinstance(t, dict) and "name" in t]
+    names = [str(n) for n in paper.data.get("search", {}).get("topics", ())]
     if names:
         data["keywords"] = names
     return data

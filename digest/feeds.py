@@ -90,10 +90,8 @@ def _entry(feed: ET.Element, site: Site, paper: Paper) -> None:
         hidden = paper.hidden_authors
         label = f"{hidden} author{'s' if hidden != 1 else ''}" if hidden else "Unknown authors"
         _sub(_sub(entry, "author"), "name", label)
-    topics = paper.data.get("topics") or {}
-    for topic in topics.get("all", ()):
-        if isinstance(topic, dict) and topic.get("slug"):
-            _sub(entry, "category", term=str(topic["slug"]), label=str(topic.get("name", "")))
+    for name in paper.data.get("search", {}).get("topics", ()):
+        _sub(entry, "category", term=str(name))
     if paper.abstract:
         _sub(entry, "summary", plain_text(paper.abstract), type="text")
 

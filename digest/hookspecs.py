@@ -67,7 +67,8 @@ def digest_papers(papers: list[Paper], site: Site) -> None:
 
     Two keys of ``paper.data`` are read by the core: ``"marks"`` (``{"title": [Mark …],
     "abstract": [Mark …]}``, spans the theme wraps in ``<mark>``) and ``"search"``
-    (``{"topics": [...], "keywords": [...]}``, extra words for the search index).
+    (``{"topics": [...], "keywords": [...]}``: extra words for the search index; the topic
+    names also become JSON-LD keywords and Atom categories).
     """
 
 
