@@ -26,6 +26,15 @@ from digest.sources.loader import load_source, source_for_path
 from digest.sources.merge import merge_papers
 
 CONFIG_HELP = "The site's config file."
+# Every command that reads a site takes it the same way.
+config_option = click.option(
+    "--config",
+    "config_path",
+    default="site.toml",
+    type=click.Path(path_type=Path),
+    help=CONFIG_HELP,
+    show_default=True,
+)
 
 
 class DigestGroup(click.Group):
@@ -70,14 +79,7 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 
 @main.command("build")
-@click.option(
-    "--config",
-    "config_path",
-    default="site.toml",
-    type=click.Path(path_type=Path),
-    help=CONFIG_HELP,
-    show_default=True,
-)
+@config_option
 @click.option("--out", type=click.Path(path_type=Path), help="Output folder (default: output_dir).")
 @click.option(
     "--date", callback=_date, help="Build as of this date (YYYY-MM-DD; default today UTC)."
@@ -134,14 +136,7 @@ def _progress_printer() -> Any:
 
 @main.command("papers")
 @click.argument("paths", nargs=-1, type=click.Path(allow_dash=True, path_type=Path))
-@click.option(
-    "--config",
-    "config_path",
-    default="site.toml",
-    type=click.Path(path_type=Path),
-    help=CONFIG_HELP,
-    show_default=True,
-)
+@config_option
 @click.option("--format", "fmt", help="Format of the named files (default: sniffed).")
 @click.option("--json", "as_json", is_flag=True, help="One normalized paper per line, as JSON.")
 @click.option("--problems", is_flag=True, help="Print problems as file:line: message.")
@@ -192,14 +187,7 @@ def _stdin_to_file(folder: Path) -> Path:
 
 
 @main.command("check")
-@click.option(
-    "--config",
-    "config_path",
-    default="site.toml",
-    type=click.Path(path_type=Path),
-    help=CONFIG_HELP,
-    show_default=True,
-)
+@config_option
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 def check_command(config_path: Path, strict: bool) -> None:
     """Validate site.toml and every source; exit 1 if anything is an error."""
@@ -261,14 +249,7 @@ def new_command(folder: Path) -> None:
 
 
 @main.command("history")
-@click.option(
-    "--config",
-    "config_path",
-    default="site.toml",
-    type=click.Path(path_type=Path),
-    help=CONFIG_HELP,
-    show_default=True,
-)
+@config_option
 @click.option(
     "--db",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -309,14 +290,7 @@ def history_command(config_path: Path, db: Path | None, export: bool) -> None:
 
 
 @main.command("email")
-@click.option(
-    "--config",
-    "config_path",
-    default="site.toml",
-    type=click.Path(path_type=Path),
-    help=CONFIG_HELP,
-    show_default=True,
-)
+@config_option
 @click.option("--date", callback=_date, help="The edition's date (YYYY-MM-DD; default today UTC).")
 @click.option(
     "--out",
@@ -379,14 +353,7 @@ def email_command(
 
 
 @main.command("serve")
-@click.option(
-    "--config",
-    "config_path",
-    default="site.toml",
-    type=click.Path(path_type=Path),
-    help=CONFIG_HELP,
-    show_default=True,
-)
+@config_option
 @click.option(
     "--host",
     default="127.0.0.1",
@@ -427,14 +394,7 @@ def serve_command(
 
 
 @main.command("fetch")
-@click.option(
-    "--config",
-    "config_path",
-    default="site.toml",
-    type=click.Path(path_type=Path),
-    help=CONFIG_HELP,
-    show_default=True,
-)
+@config_option
 @click.option("--date", callback=_date, help="The day to ask date-based APIs for (YYYY-MM-DD).")
 @click.option("--refresh", is_flag=True, help="Ask the network even when the cache is fresh.")
 def fetch_command(config_path: Path, date: dt.date | None, refresh: bool) -> None:
