@@ -185,10 +185,19 @@ def _verbatim(value: str) -> str:
     return re.sub(r"[\\{}\s]", "", value)
 
 
+_ENTRIES = "bibtex_export.entries"
+
+
 def paper_bibtex(site: Site, paper: Paper) -> str:
-    """The BibTeX entry shown on `paper`'s page (and used in every .bib file)."""
-    key = citation_keys(site)[paper.key]
-    return bibtex_entry(paper, key, site.config.base_url + site.paper_url(paper))
+    """The BibTeX entry shown on `paper`'s page (and used in every .bib file); made once
+    per build, since a paper is in the digest's file, its topics' files and its page."""
+    entries: dict[str, str] = site.data.setdefault(_ENTRIES, {})
+    entry = entries.get(paper.key)
+    if entry is None:
+        key = citation_keys(site)[paper.key]
+        entry = bibtex_entry(paper, key, site.config.base_url + site.paper_url(paper))
+        entries[paper.key] = entry
+    return entry
 
 
 def bibtex_file(site: Site, papers: Iterable[Paper], title: str | None = None) -> str:
