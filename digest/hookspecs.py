@@ -96,4 +96,6 @@ def digest_build_done(site: Site, outdir: Path, output: OutputDir) -> None:
     reused rather than rewritten. ``outdir`` is the same not-yet-published folder, for
     tools that need a path. Whatever is written is published atomically with the rest, and
     an exception here fails the build and leaves the previously published site untouched.
+    Under ``digest serve`` the folder is a scratch one that holds only what the hook
+    writes (pages are rendered on demand there), so do not read other output files.
     """
