@@ -146,3 +146,29 @@ def test_hook_order_follows_tryfirst_and_trylast(site_factory) -> None:
     seen: list[str] = []
     pm.hook.digest_papers(papers=seen, site=None)
     assert seen == ["first", "last"]
+
+
+def test_every_hook_is_documented_and_exercised() -> None:
+    import inspect
+    from pathlib import Path
+
+    from digest import hookspecs
+
+    hooks = [
+        name
+        for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
+        if name.startswith("digest_")
+    ]
+    assert len(hooks) == 6
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    sources = "".join(
+        p.read_text(encoding="utf-8") for p in (Path(__file__).parent).glob("test_*.py")
+    )
+    plugin_code = "".join(
+        p.read_text(encoding="utf-8")
+        for p in (Path(__file__).resolve().parent.parent / "plugins").glob("*.py")
+    )
+    for name in hooks:
+        assert len((getattr(hookspecs, name).__doc__ or "").split()) > 10, name
+        assert f"`{name}" in readme, f"{name} is not in the README"
+        assert f"def {name}" in plugin_code + sources, f"no plugin or test implements {name}"
