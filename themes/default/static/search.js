@@ -182,21 +182,16 @@
   }
 
   // The result ↓/↑ picked: marked with aria-current (aria-selected is not allowed on list
-  // items) and outlined here, so the theme's stylesheet needs no rule for it.
+  // items); the stylesheet outlines it.
   function select(index) {
     var items = list.children;
     if (!items.length) return;
     var previous = items[active];
-    if (previous) {
-      previous.removeAttribute("aria-current");
-      previous.style.outline = "";
-    }
+    if (previous) previous.removeAttribute("aria-current");
     active = Math.max(-1, Math.min(index, items.length - 1));
     if (active < 0) { input.removeAttribute("aria-activedescendant"); return; }
     var item = items[active];
     item.setAttribute("aria-current", "true");
-    item.style.outline = "2px solid var(--accent, currentColor)";
-    item.style.outlineOffset = "4px";
     input.setAttribute("aria-activedescendant", item.id);
     if (item.scrollIntoView) item.scrollIntoView({ block: "nearest" });
   }
