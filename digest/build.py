@@ -208,25 +208,42 @@ def _phase(result: BuildResult, name: str, progress: Progress | None) -> Iterato
     result.phases[name] = round(time.perf_counter() - start, 4)
 
 
-def render_pages(env: jinja2.Environment, site: Site, out: OutputDir) -> None:
+def render_pages(
+    env: jinja2.Environment, site: Site, out: OutputDir, progress: Progress | None = None
+) -> None:
     """Render every page of the site into the output folder, on every core when the site is
-    big enough for that to pay (forked workers share the loaded site copy-on-write)."""
-    workers = _render_workers(len(site.pages))
+    big enough for that to pay (forked workers share the loaded site copy-on-write).
+    `progress` hears ``"render 4200/11172"`` as parts of the site are done."""
+    total = len(site.pages)
+    workers = _render_workers(total)
+    # Interleaved parts: each is a fair sample of the site, and finishing one is progress.
+    parts = workers * RENDER_PARTS_PER_WORKER if workers > 1 else RENDER_PARTS_PER_WORKER
     if workers <= 1:
-        _render_slice(env, site, out, 0, 1)
+        before = out.count
+        for index in range(parts):
+            _render_slice(env, site, out, index, parts)
+            if progress:
+                progress(f"render {out.count - before}/{total}")
         return
     global _FORK_STATE
     _FORK_STATE = (env, site, out)
+    done = 0
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
-            results = pool.starmap(_render_forked, [(i, workers) for i in range(workers)])
+            tasks = [(i, parts) for i in range(parts)]
+            for written, reused, error in pool.imap_unordered(_render_forked, tasks):
+                if error:
+                    raise BuildError(error)
+                out.count += written
+                out.reused += reused
+                done += written
+                if progress:
+                    progress(f"render {done}/{total}")
     finally:
         _FORK_STATE = None
-    for written, reused, error in results:
-        if error:
-            raise BuildError(error)
-        out.count += written
-        out.reused += reused
+
+
+RENDER_PARTS_PER_WORKER = 8
 
 
 # What forked render workers inherit: set just before the pool forks, cleared after.
@@ -240,7 +257,8 @@ def _render_workers(pages: int) -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
-def _render_forked(index: int, step: int) -> tuple[int, int, str | None]:
+def _render_forked(task: tuple[int, int]) -> tuple[int, int, str | None]:
+    index, step = task
     assert _FORK_STATE is not None
     env, site, parent_out = _FORK_STATE
     out = OutputDir(parent_out.path, parent_out.previous)
@@ -361,7 +379,7 @@ def _build(
                 out.write_bytes(assets.url_path(rel), data)
             env = make_environment(config, assets)
             pm.hook.digest_jinja_env(env=env, site=site)
-            render_pages(env, site, out)
+            render_pages(env, site, out, progress)
         with _phase(result, "search", progress):
             search.write_index(site, out)
         with _phase(result, "feeds", progress):

@@ -252,3 +252,18 @@ def test_template_error_in_a_parallel_worker_fails_the_build(
         build_site(root)
     assert "overrides/templates/paper.html:1: rendering /papers/" in err.value.message
     assert (result.outdir / "index.html").read_bytes() == index
+
+
+def test_progress_reports_rendered_pages(site_factory, build_site, monkeypatch) -> None:
+    root = _good_site(site_factory)
+    heard: list[str] = []
+    result = build_site(root, progress=heard.append)
+    renders = [h for h in heard if h.startswith("render ")]
+    assert renders[-1] == f"render {result.pages}/{result.pages}"
+    assert len(renders) > 2
+    heard.clear()
+    monkeypatch.setattr("digest.build.PARALLEL_MIN_PAGES", 1)
+    monkeypatch.setattr("digest.build.os.cpu_count", lambda: 2)
+    build_site(root, progress=heard.append)
+    done = [int(h.split()[1].split("/")[0]) for h in heard if h.startswith("render ")]
+    assert done == sorted(done) and done[-1] == result.pages
