@@ -34,6 +34,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import corpus  # noqa: E402
+from readme import write_section  # noqa: E402
 
 OUT = HERE / "out"
 DIGEST = Path(sys.executable).parent / "digest"
@@ -230,15 +231,7 @@ def main() -> None:
     report = f"{header}\n\n{table(rows)}\n"
     print(report)
     if args.write_readme:
-        readme = HERE / "README.md"
-        text = readme.read_text(encoding="utf-8") if readme.exists() else "# Benchmarks\n"
-        start, end = "<!-- build:start -->", "<!-- build:end -->"
-        block = f"{start}\n{report}{end}"
-        if start in text:
-            text = re.sub(f"{start}.*?{end}", lambda _: block, text, flags=re.S)
-        else:
-            text += f"\n## Build (bench/bench_build.py)\n\n{block}\n"
-        readme.write_text(text, encoding="utf-8")
+        write_section("build", "Build (bench/bench_build.py)", report)
 
 
 if __name__ == "__main__":

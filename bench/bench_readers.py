@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ OUT = HERE / "out"
 sys.path.insert(0, str(HERE))
 
 import corpus  # noqa: E402
+from readme import write_section  # noqa: E402
 
 MEASURE = """
 import json, resource, sys, time
@@ -109,15 +109,7 @@ def main() -> None:
     )
     print(report)
     if args.write_readme:
-        readme = HERE / "README.md"
-        text = readme.read_text(encoding="utf-8")
-        start, end = "<!-- readers:start -->", "<!-- readers:end -->"
-        block = f"{start}\n{report}{end}"
-        if start in text:
-            text = re.sub(f"{start}.*?{end}", lambda _: block, text, flags=re.S)
-        else:
-            text += f"\n## Readers (bench/bench_readers.py)\n\n{block}\n"
-        readme.write_text(text, encoding="utf-8")
+        write_section("readers", "Readers (bench/bench_readers.py)", report)
 
 
 if __name__ == "__main__":

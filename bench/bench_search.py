@@ -32,7 +32,6 @@ import os
 import pickle
 import platform
 import random
-import re
 import resource
 import shutil
 import statistics
@@ -49,6 +48,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO))
 
 import corpus  # noqa: E402
+from readme import write_section  # noqa: E402
 
 from digest import search  # noqa: E402
 from digest.model import Paper  # noqa: E402
@@ -345,15 +345,8 @@ scores every match; the search page runs queries in a worker and shows the first
 def write_readme(report: str) -> None:
     """Put the figures between this script's markers in bench/README.md (adding the section,
     with its explanation, the first time)."""
-    readme = HERE / "README.md"
-    text = readme.read_text(encoding="utf-8") if readme.exists() else "# Benchmarks\n"
-    start, end = "<!-- search:start -->", "<!-- search:end -->"
-    block = f"{start}\n{report}{end}"
-    if start in text:
-        text = re.sub(f"{start}.*?{end}", lambda _: block, text, flags=re.S)
-    else:
-        text = f"{text.rstrip()}\n\n{README_SECTION}\n{block}\n"
-    readme.write_text(text, encoding="utf-8")
+    heading, _, intro = README_SECTION.strip().partition("\n")
+    write_section("search", heading.lstrip("# "), report, intro)
 
 
 def main() -> None:

@@ -48,15 +48,14 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO))
 
 import corpus  # noqa: E402
+from readme import write_section  # noqa: E402
 
 from digest.build import assign_slugs, load_papers, prepare_config  # noqa: E402
 from digest.model import Paper, newest_first  # noqa: E402
 
 OUT = HERE / "out"
 DIGEST = Path(sys.executable).parent / "digest"
-README = HERE / "README.md"
 DATE = "2025-10-30"
-START, END = "<!-- bench_serve:start -->", "<!-- bench_serve:end -->"
 BASE_OVERRIDE = """\
 {% extends "default:base.html" %}
 {% block footer %}{{ super() }}<p id="bench-marker">MARK-0</p>{% endblock %}
@@ -412,14 +411,7 @@ def table(results: list[dict[str, Any]], repeat: int) -> str:
 
 def write_readme(text: str) -> None:
     """Replace this benchmark's figures in bench/README.md (other sections untouched)."""
-    block = f"{START}\n{text}\n{END}"
-    current = README.read_text("utf-8") if README.exists() else "# Benchmarks\n"
-    if START in current and END in current:
-        before, rest = current.split(START, 1)
-        after = rest.split(END, 1)[1]
-        README.write_text(before + block + after, "utf-8")
-    else:
-        README.write_text(current.rstrip("\n") + "\n\n## Preview server\n\n" + block + "\n")
+    write_section("bench_serve", "Preview server", text)
 
 
 def main() -> None:
