@@ -17,6 +17,31 @@ DATA = REPO / "data"
 # The date the demo's daily papers page was saved on ("Oct 30" of its year).
 DEMO_DATE = dt.date(2025, 10, 30)
 
+# The four seed listings and a site.toml [[sources]] block naming them as the demo does.
+SEEDS = (
+    "hf-daily-papers.txt",
+    "hf-papers-search-a.txt",
+    "hf-papers-search-b.txt",
+    "mila-publications.txt",
+)
+ALL_SOURCES = """
+[[sources]]
+name = "Daily papers"
+path = "data/hf-daily-papers.txt"
+
+[[sources]]
+name = "Search: scaling"
+path = "data/hf-papers-search-a.txt"
+
+[[sources]]
+name = "Search: training"
+path = "data/hf-papers-search-b.txt"
+
+[[sources]]
+name = "Mila publications"
+path = "data/mila-publications.txt"
+"""
+
 SiteFactory = Callable[..., Path]
 
 

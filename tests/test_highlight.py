@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from conftest import DEMO_DATE
+from conftest import ALL_SOURCES, DEMO_DATE, SEEDS
 
 from digest.build import load_papers, prepare_config
 from digest.config import Config, load_config
@@ -26,30 +26,6 @@ from plugins.digest_highlight import (
     for_you,
     highlight_paper,
 )
-
-SEEDS = [
-    "hf-daily-papers.txt",
-    "hf-papers-search-a.txt",
-    "hf-papers-search-b.txt",
-    "mila-publications.txt",
-]
-ALL_SOURCES = """
-[[sources]]
-name = "Daily papers"
-path = "data/hf-daily-papers.txt"
-
-[[sources]]
-name = "Search: scaling"
-path = "data/hf-papers-search-a.txt"
-
-[[sources]]
-name = "Search: training"
-path = "data/hf-papers-search-b.txt"
-
-[[sources]]
-name = "Mila publications"
-path = "data/mila-publications.txt"
-"""
 
 
 def matcher(*keywords: str | tuple[str, str]) -> KeywordMatcher:

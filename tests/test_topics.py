@@ -13,7 +13,7 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
-from conftest import DATA, DEMO_DATE
+from conftest import ALL_SOURCES, DATA, DEMO_DATE, SEEDS
 
 from digest.build import load_papers, prepare_config
 from digest.config import Config, load_config
@@ -33,29 +33,6 @@ from plugins.digest_topics import (
     topic_groups,
 )
 
-SEEDS = [
-    "hf-daily-papers.txt",
-    "hf-papers-search-a.txt",
-    "hf-papers-search-b.txt",
-    "mila-publications.txt",
-]
-ALL_SOURCES = """
-[[sources]]
-name = "Daily papers"
-path = "data/hf-daily-papers.txt"
-
-[[sources]]
-name = "Search: scaling"
-path = "data/hf-papers-search-a.txt"
-
-[[sources]]
-name = "Search: training"
-path = "data/hf-papers-search-b.txt"
-
-[[sources]]
-name = "Mila publications"
-path = "data/mila-publications.txt"
-"""
 DAILY = """
 [[sources]]
 name = "Daily papers"
