@@ -150,13 +150,15 @@ def make_environment(config: Config, assets: Assets) -> jinja2.Environment:
     def absolute_url(target: str) -> str:
         return config.base_url + target
 
-    cards: dict[tuple[str, bool], str] = {}
+    cards: dict[tuple[str, int, bool], str] = {}
 
     @jinja2.pass_context
     def card(ctx: Any, paper: Paper, heading: str = "h2", show_abstract: bool = True) -> Markup:
         """A paper's card (``_card.html``), rendered once per build and re-rooted per page:
         a paper appears on many list pages, and its card does not depend on which."""
-        key = (paper.key, show_abstract)
+        # By object too: an archive day shows a paper as it was then (another object with
+        # the same key), and that card differs from today's.
+        key = (paper.key, id(paper), show_abstract)
         html = cards.get(key)
         if html is None:
             html = env.get_template("_card_fragment.html").render(
