@@ -361,13 +361,11 @@ def _build(
     site = result.site
     site.problems, site.sources = [*fetch_warnings, *loaded.problems], loaded.sources
     site.papers = newest_first(papers)
-    site.slugs = assign_slugs(site.papers)
     if run.view is not None:
         with _phase(result, "archive", progress):
             run.view.attach(site)
             site.archived = run.view.archived_papers()
-            site.slugs = assign_slugs([*site.papers, *site.archived])
-    site.enabled_plugins = tuple(sorted(name for name, p in pm.list_name_plugin() if p))
+    site.slugs = assign_slugs([*site.papers, *site.archived])
     _fail_on_problems(site.problems, strict)
     enrich_and_collect(site, pm, run.view, lambda name: _phase(result, name, progress))
     with atomic_output(target) as out:

@@ -161,12 +161,11 @@ def _edition_from_sources(
     papers, loaded = load_papers(config, pm)
     site = Site(config=config, date=date, problems=loaded.problems, sources=loaded.sources)
     site.papers = newest_first(papers)
-    site.slugs = assign_slugs(site.papers)
-    site.enabled_plugins = tuple(sorted(name for name, p in pm.list_name_plugin() if p))
     if view is not None:
         view.attach(site)
         site.data["history"] = view
-        site.slugs = assign_slugs([*site.papers, *view.archived_papers()])
+        site.archived = view.archived_papers()
+    site.slugs = assign_slugs([*site.papers, *site.archived])
     pm.hook.digest_papers(papers=site.papers, site=site)
     new_keys = set(view.papers_first_seen(date)) if view is not None else set()
     new = [p for p in site.papers if p.key in new_keys]

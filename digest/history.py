@@ -557,7 +557,7 @@ def attach_read_only(site: Site, database: Path | None) -> History | None:
     locking or recording anything; None when there is no history database.
 
     Call it once ``site.papers`` is set and before the plugins run; then give the archived
-    papers slugs too: ``assign_slugs([*site.papers, *view.archived_papers()])``.
+    papers slugs too: set ``site.archived = view.archived_papers()`` before assigning slugs.
     """
     if database is None or not database.is_file():
         return None

@@ -82,7 +82,6 @@ class Assets:
     """Content-hashed names for static files, so browsers can cache them forever."""
 
     def __init__(self, files: dict[str, bytes]):
-        self.files = files
         self.names: dict[str, str] = {}
         for rel, data in sorted(files.items()):
             digest = hashlib.sha256(data).hexdigest()[:10]

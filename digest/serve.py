@@ -349,13 +349,11 @@ def make_site(
     site.sources = loaded.sources
     # Plugins write into paper.data; a cached paper must not carry the last build's results.
     site.papers = newest_first(_fresh(p) for p in papers)
-    site.slugs = assign_slugs(site.papers)
-    site.enabled_plugins = tuple(sorted(name for name, p in pm.list_name_plugin() if p))
     with timed(phases, "history"):
         view = attach_read_only(site, history_path(config))
         if view is not None:
             site.archived = view.archived_papers()
-            site.slugs = assign_slugs([*site.papers, *site.archived])
+    site.slugs = assign_slugs([*site.papers, *site.archived])
     errors = [p for p in site.problems if p.severity == "error"]
     if errors:
         raise SourceProblems(errors)

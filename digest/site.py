@@ -42,7 +42,6 @@ class Site:
     sources: list[SourceReport] = field(default_factory=list)
     pages: list[Page] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
-    enabled_plugins: tuple[str, ...] = ()
     slugs: dict[str, str] = field(default_factory=dict)
     archived: list[Paper] = field(default_factory=list)
     archive_days: dict[dt.date, list[Paper]] | None = None
@@ -50,7 +49,3 @@ class Site:
     def paper_url(self, paper: Paper) -> str:
         """The URL path (below the site root) of a paper's own page."""
         return f"papers/{self.slugs.get(paper.key, paper.slug)}/"
-
-    def by_key(self) -> dict[str, Paper]:
-        """Papers indexed by their identity key."""
-        return {p.key: p for p in self.papers}
