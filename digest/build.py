@@ -26,7 +26,7 @@ from digest.model import Paper, Problem, newest_first
 from digest.pages import Page
 from digest.plugins import available_plugin_names, make_plugin_manager
 from digest.publish import OutputDir, atomic_output, check_output_dir
-from digest.render import Assets, make_environment, static_files
+from digest.render import Assets, CardKey, card_cache, make_environment, static_files
 from digest.report import write_report
 from digest.site import Site, SourceReport
 from digest.sources.base import Reader, Source
@@ -213,41 +213,73 @@ def render_pages(
 ) -> None:
     """Render every page of the site into the output folder, on every core when the site is
     big enough for that to pay (forked workers share the loaded site copy-on-write).
-    `progress` hears ``"render 4200/11172"`` as parts of the site are done."""
+    `progress` hears ``"render 4200/11172"`` as parts of the site are done.
+
+    In parallel, pages are rendered in two rounds so that no card is rendered twice: first
+    the pages of single papers, each worker also rendering the cards of its share of the
+    papers; then, with every card known, the listings made of those cards.
+    """
     total = len(site.pages)
     workers = _render_workers(total)
-    # Interleaved parts: each is a fair sample of the site, and finishing one is progress.
-    parts = workers * RENDER_PARTS_PER_WORKER if workers > 1 else RENDER_PARTS_PER_WORKER
     if workers <= 1:
+        parts = RENDER_PARTS_PER_WORKER
         before = out.count
         for index in range(parts):
-            _render_slice(env, site, out, index, parts)
+            _render_slice(env, site, out, site.pages[index::parts])
             if progress:
                 progress(f"render {out.count - before}/{total}")
         return
+    singles = [p for p in site.pages if "paper" in p.context]
+    listings = [p for p in site.pages if "paper" not in p.context]
+    # A listing of papers, rendered here first, tells whether the theme uses cards at all.
+    probe = next((p for p in listings if p.context.get("papers")), None)
+    if probe is not None:
+        _render_slice(env, site, out, [probe])
+        listings.remove(probe)
+    papers = site.papers if card_cache(env).html else []
+    done = 1 if probe else 0
+    for pages, with_cards in ((singles, papers), (listings, [])):
+        done = _render_round(env, site, out, pages, with_cards, workers, done, total, progress)
+
+
+def _render_round(
+    env: jinja2.Environment,
+    site: Site,
+    out: OutputDir,
+    pages: list[Page],
+    papers: list[Paper],
+    workers: int,
+    done: int,
+    total: int,
+    progress: Progress | None,
+) -> int:
+    """Render `pages` (and the cards of `papers`) in forked workers; returns pages done."""
     global _FORK_STATE
-    _FORK_STATE = (env, site, out)
-    done = 0
+    parts = workers * RENDER_PARTS_PER_WORKER
+    _FORK_STATE = (env, site, out, pages, papers)
+    cards = card_cache(env)
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
             tasks = [(i, parts) for i in range(parts)]
-            for written, reused, error in pool.imap_unordered(_render_forked, tasks):
+            for written, reused, error, rendered in pool.imap_unordered(_render_forked, tasks):
                 if error:
                     raise BuildError(error)
                 out.count += written
                 out.reused += reused
+                cards.add(rendered)
                 done += written
                 if progress:
                     progress(f"render {done}/{total}")
     finally:
         _FORK_STATE = None
+    return done
 
 
 RENDER_PARTS_PER_WORKER = 8
 
 
-# What forked render workers inherit: set just before the pool forks, cleared after.
-_FORK_STATE: tuple[jinja2.Environment, Site, OutputDir] | None = None
+# What forked render workers inherit: set just before a pool forks, cleared after.
+_FORK_STATE: tuple[jinja2.Environment, Site, OutputDir, list[Page], list[Paper]] | None = None
 PARALLEL_MIN_PAGES = 2000
 
 
@@ -257,23 +289,23 @@ def _render_workers(pages: int) -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
-def _render_forked(task: tuple[int, int]) -> tuple[int, int, str | None]:
+def _render_forked(task: tuple[int, int]) -> tuple[int, int, str | None, dict[CardKey, str]]:
     index, step = task
     assert _FORK_STATE is not None
-    env, site, parent_out = _FORK_STATE
+    env, site, parent_out, pages, papers = _FORK_STATE
     out = OutputDir(parent_out.path, parent_out.previous)
     try:
-        _render_slice(env, site, out, index, step)
+        _render_slice(env, site, out, pages[index::step])
+        # Interleaved shares: each worker's papers are a fair sample of the site.
+        rendered = card_cache(env).rendered(site, papers[index::step])
     except BuildError as exc:
-        return out.count, out.reused, exc.message
-    return out.count, out.reused, None
+        return out.count, out.reused, exc.message, {}
+    return out.count, out.reused, None, rendered
 
 
-def _render_slice(
-    env: jinja2.Environment, site: Site, out: OutputDir, start: int, step: int
-) -> None:
+def _render_slice(env: jinja2.Environment, site: Site, out: OutputDir, pages: list[Page]) -> None:
     nav = site_nav(site)
-    for page in site.pages[start::step]:
+    for page in pages:
         out.write_text(page.output_path, render_page(env, site, page, nav))
 
 

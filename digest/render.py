@@ -113,6 +113,54 @@ class _Fragment:
 FRAGMENT = _Fragment()
 
 
+CardKey = tuple[str, int, bool]
+
+
+class CardCache:
+    """Every paper card of a build, as HTML with `ROOT` and `HEADING` placeholders.
+
+    Keyed by the paper object as well as its key: an archive day shows a paper as it was
+    then (another object with the same key), and that card differs from today's. Forked
+    render workers inherit the parent's objects at the same addresses, so cards they
+    render can be handed back with `rendered` and `add`.
+    """
+
+    def __init__(self, env: jinja2.Environment):
+        self.env = env
+        self.html: dict[CardKey, str] = {}
+
+    def fragment(self, site: Any, paper: Paper, show_abstract: bool = True) -> str:
+        """The card of `paper`, rendered on first use."""
+        key = (paper.key, id(paper), show_abstract)
+        html = self.html.get(key)
+        if html is None:
+            html = self.env.get_template("_card_fragment.html").render(
+                site=site,
+                page=FRAGMENT,
+                nav=(),
+                paper=paper,
+                heading=HEADING,
+                show_abstract=show_abstract,
+            )
+            self.html[key] = html
+        return html
+
+    def rendered(self, site: Any, papers: Sequence[Paper]) -> dict[CardKey, str]:
+        """Render the (full) cards of `papers` and return them, for `add` elsewhere."""
+        return {
+            (paper.key, id(paper), True): self.fragment(site, paper, True) for paper in papers
+        }
+
+    def add(self, cards: dict[CardKey, str]) -> None:
+        """Take cards rendered by `rendered` (in a forked worker)."""
+        self.html.update(cards)
+
+
+def card_cache(env: jinja2.Environment) -> CardCache:
+    """The card cache of an environment made by `make_environment`."""
+    return env.globals["card"].cache  # type: ignore[attr-defined]
+
+
 def make_environment(config: Config, assets: Assets) -> jinja2.Environment:
     """One Jinja environment per build: autoescape on, strict undefined, theme loaders."""
     dirs = theme_dirs(config)
@@ -149,29 +197,17 @@ def make_environment(config: Config, assets: Assets) -> jinja2.Environment:
     def absolute_url(target: str) -> str:
         return config.base_url + target
 
-    cards: dict[tuple[str, int, bool], str] = {}
+    cards = CardCache(env)
 
     @jinja2.pass_context
     def card(ctx: Any, paper: Paper, heading: str = "h2", show_abstract: bool = True) -> Markup:
         """A paper's card (``_card.html``), rendered once per build and re-rooted per page:
         a paper appears on many list pages, and its card does not depend on which."""
-        # By object too: an archive day shows a paper as it was then (another object with
-        # the same key), and that card differs from today's.
-        key = (paper.key, id(paper), show_abstract)
-        html = cards.get(key)
-        if html is None:
-            html = env.get_template("_card_fragment.html").render(
-                site=ctx["site"],
-                page=FRAGMENT,
-                nav=(),
-                paper=paper,
-                heading=HEADING,
-                show_abstract=show_abstract,
-            )
-            cards[key] = html
+        html = cards.fragment(ctx["site"], paper, show_abstract)
         prefix = "../" * ctx["page"].url.count("/")
         return Markup(html.replace(ROOT, prefix).replace(HEADING, escape(heading)))
 
+    card.cache = cards  # type: ignore[attr-defined]
     env.globals.update(url=url, asset=asset, absolute_url=absolute_url, card=card)
     env.filters.update(
         rich=rich_filter,
