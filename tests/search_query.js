@@ -7,6 +7,10 @@
 //       prints the assembled index in lunr's serialized form (lunr.Index#toJSON)
 //   node tests/search_query.js --bench <runs> <manifest> <query> [<query> …]
 //       prints load and query timings in milliseconds
+//   node tests/search_query.js --check [--first-only] <manifest> <query> [<query> …]
+//       answers each query with the engine's query and with lunr.js's own
+//       lunr.Index#query on the same index; prints {"checked": N, "differences": [...]}
+//       (refs, scores and match data must be identical)
 //   node tests/search_query.js --reference <docs.json>
 //       builds an index with lunr.js's own Builder from {"fields": [{name, boost}],
 //       "docs": [{ref, <field>: text}]} and prints it serialized: the oracle for --dump
@@ -38,6 +42,7 @@ while (args.length && args[0].startsWith("--")) {
   else if (flag === "--bench") { mode = "bench"; runs = Number(args.shift()); }
   else if (flag === "--first-only") firstOnly = true;
   else if (flag === "--reference") mode = "reference";
+  else if (flag === "--check") mode = "check";
   else if (flag === "--lunr-index") mode = "lunr-index";
   else usage();
 }
@@ -103,6 +108,29 @@ function main() {
       for (const field of index.fields) void index.invertedIndex[term][field];
     }
     process.stdout.write(JSON.stringify(index));
+  } else if (mode === "check") {
+    const index = load(!firstOnly).index;
+    const differences = [];
+    let checked = 0;
+    for (const q of args) {
+      const parse = (query) => new lunr.QueryParser(q, query).parse();
+      let theirs, ours;
+      try {
+        theirs = lunr.Index.prototype.query.call(index, parse);
+      } catch (e) {
+        if (!(e instanceof lunr.QueryParseError)) throw e;
+        continue;
+      }
+      ours = index.query(parse);
+      const view = (results) => results.map((r) => [r.ref, r.score, JSON.stringify(r.matchData.metadata)]);
+      const [a, b] = [view(theirs), view(ours)];
+      checked += 1;
+      if (JSON.stringify(a) !== JSON.stringify(b)) {
+        const at = a.findIndex((r, i) => JSON.stringify(r) !== JSON.stringify(b[i]));
+        differences.push({ query: q, lunr: a.length, ours: b.length, first: at, theirs: a[at], mine: b[at] });
+      }
+    }
+    process.stdout.write(JSON.stringify({ checked: checked, differences: differences }));
   } else if (mode === "query") {
     const state = load(!firstOnly);
     const answers = args.map((q) => engine.search(state, q, 1000));

@@ -222,6 +222,38 @@ def test_results_match_an_index_lunr_py_builds(
     assert len(query(result.outdir / "search" / "manifest.json", "displays")[0]["results"]) == 1
 
 
+# Every kind of clause lunr's query language has, alone and mixed: plain, stemmed, fielded,
+# boosted, required, prohibited (also alone: lunr then returns everything else), wildcards,
+# fuzzy terms, a required term no document has, a repeated term, common and rare words.
+EQUIVALENCE_QUERIES = [
+    "scaling", "scaling laws", "language models", "model", "training", "diffusion models",
+    "title:scaling", "authors:tian", "topics:marsupial", "abstract:hypercloning", "wallaby",
+    "scaling^10 laws", "title:transformer^3 vision", "+scaling -vision", "+scaling +laws",
+    "-vision", "-scaling -vision", "+zzzq scaling", "scaling scaling", "scal*", "*ing",
+    "tr*ing", "+title:scal* +abstract:law*", "scalng~1", "lanuage~2 model", "transformers",
+    "the of and", "hypercl*", "jin tian", "low-rank adaptation", "ünïcödé", "a.b don't",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("first_only", [False, True])
+def test_the_engine_answers_exactly_as_lunr_js(
+    demo_site: BuildResult,
+    site_factory: SiteFactory,
+    build_site: Callable[..., BuildResult],
+    first_only: bool,
+) -> None:
+    """The engine answers lunr.Index#query itself, from typed arrays: the same documents,
+    in the same order, with the same scores (bit for bit) and match data as lunr.js's own
+    query on the same index."""
+    tricky = build_site(make_site(site_factory))
+    for site in (demo_site, tricky):
+        flags = ["--first-only"] if first_only else []
+        manifest = site.outdir / "search" / "manifest.json"
+        out = node("--check", *flags, manifest, *EQUIVALENCE_QUERIES)
+        assert out["differences"] == []
+        assert out["checked"] == len(EQUIVALENCE_QUERIES)
+
+
 # ---------------------------------------------------------------------------------------------
 # lunr.js answers queries on the demo digest
 

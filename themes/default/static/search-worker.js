@@ -12,38 +12,63 @@
   // object serves every posting; lunr only ever reads its keys.
   var NO_METADATA = Object.freeze(Object.create(null));
   var SYNTAX = /[:~^+*\\]/g;
+  // A document's matched fields are kept in 3 bits each of an int32 (see `query`).
+  var MAX_FIELDS = 7;
+  var CONTEXT = typeof Symbol === "function" ? Symbol("context") : "_context";
+  var DOC = typeof Symbol === "function" ? Symbol("doc") : "_doc";
+  var FIELDS = typeof Symbol === "function" ? Symbol("fields") : "_fields";
   // The shard encoding this engine reads (digest/search.py FORMAT_VERSION).
   var FORMAT = 2;
 
   function createEngine(lunr) {
     // The search-time pipeline lunr.Builder serializes by default: the stemmer only.
     var SEARCH_PIPELINE = ["stemmer"];
+    var REQUIRED = lunr.Query.presence.REQUIRED;
+    var PROHIBITED = lunr.Query.presence.PROHIBITED;
 
     // Build the lunr.Index for the files loaded so far: `first` (the first tier: format,
     // fields and every shard's part) and `rests` (the abstract shards: all, or none yet).
     function assemble(manifest, first, rests) {
       if (first.format !== FORMAT) throw new Error("unknown search index format " + first.format);
-      var firsts = first.parts;
       var fields = first.fields.map(function (f) { return f.name; });
       var boosts = first.fields.map(function (f) { return f.boost || 1; });
-      var docs = collectDocs(firsts);
-      var postings = collectPostings(fields, docs, firsts, rests);
-      // Default sort compares UTF-16 code units: the order lunr.TokenSet.Builder requires.
-      var terms = Array.from(postings.terms).sort();
-      var built = invert(fields, boosts, docs, postings, terms);
-      var serialized = {
-        version: lunr.version,
+      if (fields.length > MAX_FIELDS) throw new Error("too many search fields");
+      var docs = collectDocs(first.parts);
+      // In document order, so every posting lists its documents in the order lunr would.
+      var parts = first.parts.concat(rests.slice().sort(function (a, b) { return docs.base[a.id] - docs.base[b.id]; }));
+      var store = collectPostings(fields, boosts, docs, parts);
+      var index = new lunr.Index({
         fields: fields,
-        fieldVectors: serializeVectors(fields, docs.refs, built.vectors),
-        invertedIndex: built.invertedIndex,
-        pipeline: SEARCH_PIPELINE
-      };
+        invertedIndex: invertedIndex(store),
+        fieldVectors: null,
+        tokenSet: null,
+        pipeline: lunr.Pipeline.load(SEARCH_PIPELINE)
+      });
+      // The field vectors and the token set are what lunr.Index.load would have made; the
+      // query below needs neither for plain terms, so they are made on first use.
+      lazy(index, "fieldVectors", function () { return fieldVectors(store); });
+      lazy(index, "tokenSet", function () { return lunr.TokenSet.fromArray(store.terms); });
+      index.query = function (fn) { return query(store, index, fn); };
       return {
-        index: lunr.Index.load(serialized),
+        index: index,
+        // The best `limit` answers to `fn` (a lunr.Index#query function), and their number.
+        top: function (fn, limit) { return top(store, index, fn, limit); },
         docs: docs.list,
         byRef: new Map(docs.list.map(function (d) { return [d.url, d]; })),
         complete: rests.length === manifest.rest.length
       };
+    }
+
+    function lazy(object, name, make) {
+      Object.defineProperty(object, name, {
+        configurable: true,
+        enumerable: true,
+        get: function () {
+          var value = make();
+          Object.defineProperty(object, name, { value: value, writable: true, enumerable: true, configurable: true });
+          return value;
+        }
+      });
     }
 
     // Every document of the first tier, numbered in order; `base[part.id]` is the number of
@@ -63,151 +88,127 @@
       return { refs: refs, list: list, base: base };
     }
 
-    // Field lengths and term counts per document, and for each field a map term →
-    // [document, tf, …] in document order (the shards list terms per document; lunr wants
-    // documents per term). Two passes, so that every list is allocated at its final size.
-    function collectPostings(fields, docs, firsts, rests) {
+    // What the query needs, in flat typed arrays: the vocabulary (sorted by UTF-16 code
+    // units, the order of lunr's term indexes), and per field the field lengths and the
+    // postings of every term: documents `docs[offsets[t]…offsets[t+1]]`, ascending, and
+    // their term frequencies `tfs[…]`. The shards list terms per document; this turns them
+    // around in two passes (count, then fill), so every array is allocated once.
+    function collectPostings(fields, boosts, docs, parts) {
       var n = docs.refs.length;
-      var lengths = Object.create(null);
-      var counts = Object.create(null);
-      var slotsByField = Object.create(null);
-      var terms = new Set();
-      fields.forEach(function (f) {
-        lengths[f] = new Float64Array(n);
-        counts[f] = new Int32Array(n);
-        slotsByField[f] = new Map();
+      var fieldNumber = Object.create(null);
+      fields.forEach(function (f, i) { fieldNumber[f] = i; });
+      var seen = new Set();
+      parts.forEach(function (part) {
+        Object.keys(part.fields).forEach(function (field) {
+          if (!(field in fieldNumber)) throw new Error("search shard has an unknown field " + field);
+          part.fields[field].terms.forEach(function (term) { seen.add(term); });
+        });
       });
-      // In document order, so every posting lists its documents in the order lunr would.
-      var parts = firsts.concat(rests.slice().sort(function (a, b) { return docs.base[a.id] - docs.base[b.id]; }));
+      var terms = Array.from(seen).sort();
+      var numberOf = new Map();
+      terms.forEach(function (term, t) { numberOf.set(term, t); });
+      var T = terms.length;
+      var offsets = fields.map(function () { return new Int32Array(T + 1); });
+      var lengths = fields.map(function () { return new Float64Array(n); });
       var work = [];
       parts.forEach(function (part) {
         var start = docs.base[part.id];
         if (start === undefined) throw new Error("search shard " + part.id + " is not in the index");
         Object.keys(part.fields).forEach(function (field) {
+          var fi = fieldNumber[field];
           var encoded = part.fields[field];
-          var fieldSlots = slotsByField[field];
-          if (!fieldSlots) throw new Error("search shard has an unknown field " + field);
-          var slots = encoded.terms.map(function (term) {
-            var slot = fieldSlots.get(term);
-            if (!slot) {
-              fieldSlots.set(term, (slot = { size: 0, fill: 0, list: null }));
-              terms.add(term);
-            }
-            return slot;
-          });
-          var fieldLengths = lengths[field];
-          var fieldCounts = counts[field];
+          var local = encoded.terms.map(function (term) { return numberOf.get(term); });
+          var counts = offsets[fi];
+          var fieldLengths = lengths[fi];
           for (var i = 0; i < encoded.docs.length; i++) {
             var gaps = encoded.docs[i];
             fieldLengths[start + i] = encoded.lengths[i];
-            fieldCounts[start + i] = gaps.length;
             for (var k = 0, t = 0; k < gaps.length; k++) {
               t += gaps[k];
-              slots[t].size += 2;
+              counts[local[t] + 1]++;
             }
           }
-          work.push(start, encoded, slots);
+          work.push(fi, start, encoded, local);
         });
         if (part.snippets) {
           part.snippets.forEach(function (s, i) { docs.list[start + i].snippet = s; });
         }
       });
-      var postings = Object.create(null);
-      fields.forEach(function (f) {
-        var lists = (postings[f] = new Map());
-        slotsByField[f].forEach(function (slot, term) {
-          slot.list = new Array(slot.size);
-          lists.set(term, slot.list);
-        });
+      var postingDocs = [];
+      var postingTfs = [];
+      var average = [];
+      fields.forEach(function (f, fi) {
+        var o = offsets[fi];
+        for (var t = 0; t < T; t++) o[t + 1] += o[t];
+        postingDocs.push(new Int32Array(o[T]));
+        postingTfs.push(new Int32Array(o[T]));
+        var sum = 0;
+        for (var d = 0; d < n; d++) sum += lengths[fi][d];
+        average.push(sum / n);
       });
-      for (var w = 0; w < work.length; w += 3) fillPostings(work[w], work[w + 1], work[w + 2]);
-      return { lengths: lengths, counts: counts, postings: postings, terms: terms };
+      var cursors = offsets.map(function (o) { return o.slice(0, T); });
+      for (var w = 0; w < work.length; w += 4) {
+        fillPostings(work[w + 1], work[w + 2], work[w + 3], cursors[work[w]], postingDocs[work[w]], postingTfs[work[w]]);
+      }
+      // lunr.idf: documentsWithTerm counts a document once per field holding the term.
+      var idf = new Float64Array(T);
+      for (var t = 0; t < T; t++) {
+        var withTerm = 0;
+        for (var fi = 0; fi < fields.length; fi++) withTerm += offsets[fi][t + 1] - offsets[fi][t];
+        var x = (n - withTerm + 0.5) / (withTerm + 0.5);
+        idf[t] = Math.log(1 + Math.abs(x));
+      }
+      return {
+        n: n, fields: fields, boosts: boosts, refs: docs.refs, terms: terms, numberOf: numberOf,
+        offsets: offsets, docs: postingDocs, tfs: postingTfs, lengths: lengths, average: average,
+        idf: idf, scratch: null
+      };
     }
 
-    function fillPostings(start, encoded, slots) {
+    function fillPostings(start, encoded, local, cursor, docs, tfs) {
       for (var i = 0; i < encoded.docs.length; i++) {
         var gaps = encoded.docs[i];
-        var tfs = encoded.tfs[i];
+        var frequencies = encoded.tfs[i];
         for (var k = 0, t = 0; k < gaps.length; k++) {
           t += gaps[k];
-          var slot = slots[t];
-          slot.list[slot.fill++] = start + i;
-          slot.list[slot.fill++] = tfs ? tfs[k] : 1;
+          var at = cursor[local[t]]++;
+          docs[at] = start + i;
+          tfs[at] = frequencies ? frequencies[k] : 1;
         }
       }
     }
 
-    // lunr's inverted index (term → {_index, field → {ref → metadata}}) and the BM25 field
-    // vectors, computed as lunr.Builder#createFieldVectors computes them.
-    function invert(fields, boosts, docs, postings, terms) {
-      var n = docs.refs.length;
-      var average = [];
-      var vectors = [];
-      var getPostings = fields.map(function (f) {
-        var sum = 0;
-        var fieldLengths = postings.lengths[f];
-        for (var i = 0; i < n; i++) sum += fieldLengths[i];
-        average.push(sum / n);
-        vectors.push(new Array(n));
-        return postings.postings[f].get.bind(postings.postings[f]);
-      });
-      var Posting = postingType(fields, getPostings, docs.refs, terms);
-      var cursors = fields.map(function () { return new Int32Array(n); });
-      var invertedIndex = new Array(terms.length);
-      for (var ti = 0; ti < terms.length; ti++) {
-        var term = terms[ti];
-        var fi, list, k;
-        var withTerm = 0;
-        for (fi = 0; fi < fields.length; fi++) {
-          list = getPostings[fi](term);
-          if (list) withTerm += list.length / 2;
-        }
-        // lunr.idf: documentsWithTerm counts a document once per field holding the term.
-        var x = (n - withTerm + 0.5) / (withTerm + 0.5);
-        var idf = Math.log(1 + Math.abs(x));
-        for (fi = 0; fi < fields.length; fi++) {
-          list = getPostings[fi](term);
-          if (!list) continue;
-          var fieldLengths = postings.lengths[fields[fi]];
-          var avg = average[fi];
-          var boost = boosts[fi];
-          var fieldVectors = vectors[fi];
-          var fieldCounts = postings.counts[fields[fi]];
-          var cursor = cursors[fi];
-          for (k = 0; k < list.length; k += 2) {
-            var d = list[k];
-            var tf = list[k + 1];
-            // lunr.Builder#createFieldVectors, operation for operation (same rounding).
-            var score = idf * ((K1 + 1) * tf) / (K1 * (1 - B + B * (fieldLengths[d] / avg)) + tf);
-            score *= boost;
-            score *= 1; // document boost
-            var elements = fieldVectors[d] || (fieldVectors[d] = new Array(2 * fieldCounts[d]));
-            var at = cursor[d];
-            elements[at] = ti;
-            elements[at + 1] = Math.round(score * 1000) / 1000;
-            cursor[d] = at + 2;
-          }
-        }
-        invertedIndex[ti] = [term, new Posting(ti)];
-      }
-      return { invertedIndex: invertedIndex, vectors: vectors };
+    // The element of a field vector for posting `p` (of term `t` in field `fi`), computed
+    // as lunr.Builder#createFieldVectors does, operation for operation (same rounding).
+    function weight(store, fi, t, p) {
+      var tf = store.tfs[fi][p];
+      var score = store.idf[t] * ((K1 + 1) * tf) / (K1 * (1 - B + B * (store.lengths[fi][store.docs[fi][p]] / store.average[fi])) + tf);
+      score *= store.boosts[fi];
+      score *= 1; // document boost
+      return Math.round(score * 1000) / 1000;
     }
 
-    // lunr's posting of a term: {_index, <field>: {<ref>: metadata}}. Each field's documents
-    // are turned into that object the first time lunr reads it: most terms are never
-    // queried, and building every one would be most of the loading time.
-    function postingType(fields, getPostings, refs, terms) {
+    // lunr's inverted index: term → {_index, <field>: {<ref>: metadata}}.
+    function invertedIndex(store) {
+      var Posting = postingType(store);
+      var out = Object.create(null);
+      for (var t = 0; t < store.terms.length; t++) out[store.terms[t]] = new Posting(t);
+      return out;
+    }
+
+    // A posting's field is turned into lunr's {<ref>: metadata} the first time something
+    // reads it (lunr's own query, a dump): the query below reads the typed arrays instead.
+    function postingType(store) {
       function Posting(index) { this._index = index; }
-      fields.forEach(function (field, fi) {
+      store.fields.forEach(function (field, fi) {
         Object.defineProperty(Posting.prototype, field, {
           enumerable: true,
           configurable: true,
           get: function () {
-            var list = getPostings[fi](terms[this._index]);
-            var byRef = NO_METADATA;
-            if (list) {
-              byRef = Object.create(null);
-              for (var k = 0; k < list.length; k += 2) byRef[refs[list[k]]] = NO_METADATA;
+            var byRef = Object.create(null);
+            var docs = store.docs[fi];
+            for (var p = store.offsets[fi][this._index]; p < store.offsets[fi][this._index + 1]; p++) {
+              byRef[store.refs[docs[p]]] = NO_METADATA;
             }
             Object.defineProperty(this, field, { value: byRef, enumerable: true });
             return byRef;
@@ -217,40 +218,355 @@
       return Posting;
     }
 
-    // lunr's serialized fieldVectors: ["field/ref", elements] in the builder's order.
-    function serializeVectors(fields, refs, vectors) {
-      var out = [];
-      for (var d = 0; d < refs.length; d++) {
-        for (var fi = 0; fi < fields.length; fi++) {
-          var elements = vectors[fi][d];
-          // A field without terms is never scored; the first field's (empty) vector is kept so
-          // that negated queries ("-vision"), which walk every vector, still see each document.
-          if (elements || fi === 0) out.push([fields[fi] + "/" + refs[d], elements || []]);
+    // lunr's field vectors ("field/ref" → lunr.Vector), in the order lunr.Index.load would
+    // have them from the builder's serialization. A field without terms is never scored; the
+    // first field's (empty) vector is kept so that negated queries ("-vision"), which walk
+    // every vector, still see each document.
+    function fieldVectors(store) {
+      var F = store.fields.length;
+      var elements = store.fields.map(function () { return new Array(store.n); });
+      for (var t = 0; t < store.terms.length; t++) {
+        for (var fi = 0; fi < F; fi++) {
+          var docs = store.docs[fi];
+          for (var p = store.offsets[fi][t]; p < store.offsets[fi][t + 1]; p++) {
+            var list = elements[fi][docs[p]] || (elements[fi][docs[p]] = []);
+            list.push(t, weight(store, fi, t, p));
+          }
+        }
+      }
+      var out = {};
+      for (var d = 0; d < store.n; d++) {
+        for (fi = 0; fi < F; fi++) {
+          if (elements[fi][d] || fi === 0) {
+            out[store.fields[fi] + "/" + store.refs[d]] = new lunr.Vector(elements[fi][d] || []);
+          }
         }
       }
       return out;
     }
 
-    // The query's words without lunr syntax, for when lunr cannot parse it.
-    function plainQuery(index, q) {
-      var tokens = lunr.tokenizer(q.replace(SYNTAX, " ")).map(function (t) { return lunr.trimmer(t); });
-      tokens = tokens.filter(function (t) { return t.toString() !== ""; });
-      if (!tokens.length) return [];
-      return index.query(function (query) { query.term(tokens); });
+    // Where document `d` is in the posting of term `t` in field `fi`, or -1.
+    function find(store, fi, t, d) {
+      var docs = store.docs[fi];
+      var lo = store.offsets[fi][t];
+      var hi = store.offsets[fi][t + 1] - 1;
+      while (lo <= hi) {
+        var mid = (lo + hi) >> 1;
+        if (docs[mid] < d) lo = mid + 1;
+        else if (docs[mid] > d) hi = mid - 1;
+        else return mid;
+      }
+      return -1;
     }
 
-    // lunr's Index#search, except that a wildcard term with fewer than two letters ("*",
-    // "a*"), which would expand to a good part of the vocabulary, is left out.
-    function runQuery(index, q) {
-      var parsed = new lunr.Query(index.fields);
+    // Per-document working arrays of `query`, allocated once per index and left zeroed.
+    function scratch(store) {
+      if (!store.scratch) {
+        store.scratch = {
+          order: new Int32Array(store.n),
+          dots: store.fields.map(function () { return new Float64Array(store.n); })
+        };
+      }
+      return store.scratch;
+    }
+
+    // A document set as lunr.Query needs them: COMPLETE, EMPTY, or a Uint8Array of members.
+    var COMPLETE = "complete";
+    var EMPTY = "empty";
+
+    function intersect(a, b) {
+      if (a === COMPLETE) return b;
+      if (b === COMPLETE) return a;
+      if (a === EMPTY || b === EMPTY) return EMPTY;
+      var out = new Uint8Array(a.length);
+      for (var i = 0; i < a.length; i++) out[i] = a[i] & b[i];
+      return out;
+    }
+
+    function unionPosting(set, store, fi, t) {
+      if (set === COMPLETE) return set;
+      var out = set === EMPTY ? new Uint8Array(store.n) : set;
+      var docs = store.docs[fi];
+      for (var p = store.offsets[fi][t]; p < store.offsets[fi][t + 1]; p++) out[docs[p]] = 1;
+      return out;
+    }
+
+    function contains(set, d) {
+      return set === COMPLETE || (set !== EMPTY && set[d] === 1);
+    }
+
+    // lunr.Index#query's work, done exactly as lunr.js 2.3.9 does it (the same documents,
+    // scores bit for bit, order and match data: tests/search_query.js --check compares them)
+    // from the typed postings instead of lunr's objects. lunr builds a MatchData object per
+    // matching document and field, keys everything by "field/ref" strings and sorts every
+    // match, which is most of its time and garbage on a common word; here the per-document
+    // work is arithmetic on typed arrays. Returns the matching documents in the order lunr
+    // finds them (its tie-break), their scores, and what their match data is made from.
+    function evaluate(store, index, fn) {
+      var fields = store.fields;
+      var F = fields.length;
+      var q = new lunr.Query(fields);
+      var queryVectors = fields.map(function () { return new lunr.Vector(); });
+      var required = new Array(F);
+      var prohibited = new Array(F);
+      var collected = Object.create(null);
+      // (field, term) pairs whose documents were collected, in lunr's order: what the
+      // match data of a document is rebuilt from.
+      var events = [];
+      var work = scratch(store);
+      // For each matching document, the fields it matched in, in the order of the first
+      // match (3 bits a field: its number + 1): the order lunr sums the field scores in.
+      var order = work.order;
+      var matched = [];
+      fn.call(q, q);
+      try {
+        for (var i = 0; i < q.clauses.length; i++) {
+          var clause = q.clauses[i];
+          var clauseMatches = EMPTY;
+          var clauseFields = clause.fields.map(function (f) { return fields.indexOf(f); });
+          var words = clause.usePipeline ? index.pipeline.runString(clause.term, { fields: clause.fields }) : [clause.term];
+          for (var m = 0; m < words.length; m++) {
+            clause.term = words[m];
+            var expanded = expand(store, index, clause);
+            if (expanded.length === 0 && clause.presence === REQUIRED) {
+              for (var k = 0; k < clauseFields.length; k++) required[clauseFields[k]] = EMPTY;
+              break;
+            }
+            for (var j = 0; j < expanded.length; j++) {
+              var t = store.numberOf.get(expanded[j]);
+              for (k = 0; k < clauseFields.length; k++) {
+                var fi = clauseFields[k];
+                if (clause.presence === REQUIRED) {
+                  clauseMatches = unionPosting(clauseMatches, store, fi, t);
+                  if (required[fi] === undefined) required[fi] = COMPLETE;
+                }
+                if (clause.presence === PROHIBITED) {
+                  prohibited[fi] = unionPosting(prohibited[fi] || EMPTY, store, fi, t);
+                  continue;
+                }
+                queryVectors[fi].upsert(t, clause.boost, add);
+                var key = t * F + fi;
+                if (collected[key]) continue;
+                collected[key] = true;
+                events.push(fi, t, expanded[j]);
+                var docs = store.docs[fi];
+                for (var p = store.offsets[fi][t]; p < store.offsets[fi][t + 1]; p++) {
+                  var d = docs[p];
+                  var o = order[d];
+                  if (o === 0) matched.push(d);
+                  if (!hasDigit(o, fi + 1)) order[d] = o * 8 + fi + 1;
+                }
+              }
+            }
+          }
+          if (clause.presence === REQUIRED) {
+            for (k = 0; k < clauseFields.length; k++) required[clauseFields[k]] = intersect(required[clauseFields[k]], clauseMatches);
+          }
+        }
+        var allRequired = COMPLETE;
+        var allProhibited = EMPTY;
+        for (fi = 0; fi < F; fi++) {
+          if (required[fi]) allRequired = intersect(allRequired, required[fi]);
+          if (prohibited[fi]) allProhibited = unionInto(allProhibited, prohibited[fi]);
+        }
+        var context = { store: store, events: events };
+        if (q.isNegated()) return negated(store, allRequired, allProhibited, context);
+        var magnitudes = queryVectors.map(function (v) { return v.magnitude(); });
+        dotProducts(store, queryVectors, work.dots);
+        var found = { docs: new Int32Array(matched.length), scores: new Float64Array(matched.length),
+                      fields: new Int32Array(matched.length), length: 0, context: context };
+        for (i = 0; i < matched.length; i++) {
+          d = matched[i];
+          if (!contains(allRequired, d) || contains(allProhibited, d)) continue;
+          found.docs[found.length] = d;
+          found.scores[found.length] = score(order[d], d, work.dots, magnitudes);
+          found.fields[found.length++] = order[d];
+        }
+        return found;
+      } finally {
+        for (i = 0; i < matched.length; i++) {
+          d = matched[i];
+          order[d] = 0;
+          for (fi = 0; fi < F; fi++) work.dots[fi][d] = 0;
+        }
+      }
+    }
+
+    function add(a, b) { return a + b; }
+
+    function hasDigit(packed, digit) {
+      for (; packed; packed >>= 3) if ((packed & 7) === digit) return true;
+      return false;
+    }
+
+    function unionInto(a, b) {
+      if (a === EMPTY) return b;
+      if (b === EMPTY) return a;
+      if (a === COMPLETE || b === COMPLETE) return COMPLETE;
+      var out = new Uint8Array(a.length);
+      for (var i = 0; i < a.length; i++) out[i] = a[i] | b[i];
+      return out;
+    }
+
+    // The index terms a clause stands for: lunr intersects the whole vocabulary's token set
+    // with the clause's; a term without wildcard or edit distance can only stand for itself.
+    function expand(store, index, clause) {
+      if (!("editDistance" in clause) && clause.term.indexOf(lunr.Query.wildcard) < 0) {
+        return store.numberOf.has(clause.term) ? [clause.term] : [];
+      }
+      return index.tokenSet.intersect(lunr.TokenSet.fromClause(clause)).toArray();
+    }
+
+    // lunr.Vector#dot of each field's query vector with every matching document's field
+    // vector: over the query's terms in ascending term index, as lunr's dot walks them.
+    function dotProducts(store, queryVectors, dots) {
+      for (var fi = 0; fi < queryVectors.length; fi++) {
+        var elements = queryVectors[fi].elements;
+        var docs = store.docs[fi];
+        var fieldDots = dots[fi];
+        for (var e = 0; e < elements.length; e += 2) {
+          var t = elements[e];
+          var value = elements[e + 1];
+          for (var p = store.offsets[fi][t]; p < store.offsets[fi][t + 1]; p++) {
+            fieldDots[docs[p]] += value * weight(store, fi, t, p);
+          }
+        }
+      }
+    }
+
+    // lunr's document score: each matched field's similarity, summed in first-match order.
+    function score(packed, d, dots, magnitudes) {
+      var digits = [];
+      for (; packed; packed >>= 3) digits.push((packed & 7) - 1);
+      var total = 0;
+      for (var i = digits.length - 1; i >= 0; i--) {
+        var fi = digits[i];
+        var s = dots[fi][d] / magnitudes[fi] || 0;
+        total = i === digits.length - 1 ? s : total + s;
+      }
+      return total;
+    }
+
+    // A query with only prohibited clauses: lunr returns every other document, score 0.
+    function negated(store, allRequired, allProhibited, context) {
+      var found = { docs: new Int32Array(store.n), scores: new Float64Array(store.n),
+                    fields: new Int32Array(store.n), length: 0, context: context };
+      for (var d = 0; d < store.n; d++) {
+        if (contains(allRequired, d) && !contains(allProhibited, d)) found.docs[found.length++] = d;
+      }
+      return found;
+    }
+
+    // lunr.Index#query: every match, best first (Array#sort is stable: ties keep lunr's order).
+    function query(store, index, fn) {
+      var found = evaluate(store, index, fn);
+      var results = [];
+      for (var i = 0; i < found.length; i++) results.push(result(found, i));
+      return results.sort(function (a, b) { return b.score - a.score; });
+    }
+
+    // The first `limit` of `query`'s answer, and how many there are, without sorting them
+    // all: a heap keeps the best `limit` seen (ties: the earlier found is better).
+    function top(store, index, fn, limit) {
+      var found = evaluate(store, index, fn);
+      var scores = found.scores;
+      function worse(a, b) { return scores[a] < scores[b] || (scores[a] === scores[b] && a > b); }
+      var heap = [];
+      for (var i = 0; i < found.length; i++) {
+        if (heap.length < limit) {
+          // sift up: the root is the worst kept
+          var at = heap.length;
+          heap.push(i);
+          while (at > 0) {
+            var parent = (at - 1) >> 1;
+            if (!worse(heap[at], heap[parent])) break;
+            var swap = heap[at]; heap[at] = heap[parent]; heap[parent] = swap;
+            at = parent;
+          }
+        } else if (limit > 0 && worse(heap[0], i)) {
+          heap[0] = i;
+          for (at = 0; ;) {
+            var child = 2 * at + 1;
+            if (child >= heap.length) break;
+            if (child + 1 < heap.length && worse(heap[child + 1], heap[child])) child++;
+            if (!worse(heap[child], heap[at])) break;
+            swap = heap[at]; heap[at] = heap[child]; heap[child] = swap;
+            at = child;
+          }
+        }
+      }
+      heap.sort(function (a, b) { return worse(a, b) ? 1 : -1; });
+      return { total: found.length, results: heap.map(function (i) { return result(found, i); }) };
+    }
+
+    function result(found, i) {
+      return new Result(found.context.store.refs[found.docs[i]], found.scores[i], found.context, found.docs[i], found.fields[i]);
+    }
+
+    // A result of `query`: lunr's {ref, score, matchData}, the match data made on first read.
+    function Result(ref, score, context, doc, packed) {
+      this.ref = ref;
+      this.score = score;
+      this[CONTEXT] = context;
+      this[DOC] = doc;
+      this[FIELDS] = packed;
+    }
+    Object.defineProperty(Result.prototype, "matchData", {
+      configurable: true,
+      enumerable: true,
+      get: function () {
+        var data = matchData(this[CONTEXT], this[DOC], this[FIELDS]);
+        Object.defineProperty(this, "matchData", { value: data, writable: true, enumerable: true, configurable: true });
+        return data;
+      }
+    });
+
+    // The lunr.MatchData lunr would give document `d`: one per matched field, built from the
+    // collected (field, term) pairs in order, combined in the fields' first-match order.
+    function matchData(context, d, packed) {
+      var digits = [];
+      for (; packed; packed >>= 3) digits.push((packed & 7) - 1);
+      var store = context.store;
+      var events = context.events;
+      var combined = null;
+      for (var i = digits.length - 1; i >= 0; i--) {
+        var fi = digits[i];
+        var field = store.fields[fi];
+        var data = null;
+        for (var e = 0; e < events.length; e += 3) {
+          if (events[e] !== fi || find(store, fi, events[e + 1], d) < 0) continue;
+          if (data) data.add(events[e + 2], field, NO_METADATA);
+          else data = new lunr.MatchData(events[e + 2], field, NO_METADATA);
+        }
+        if (combined) combined.combine(data);
+        else combined = data;
+      }
+      return combined || new lunr.MatchData();
+    }
+
+    var NOTHING = { total: 0, results: [] };
+
+    // The query's words without lunr syntax, for when lunr cannot parse it.
+    function plainQuery(state, q, limit) {
+      var tokens = lunr.tokenizer(q.replace(SYNTAX, " ")).map(function (t) { return lunr.trimmer(t); });
+      tokens = tokens.filter(function (t) { return t.toString() !== ""; });
+      if (!tokens.length) return NOTHING;
+      return state.top(function (query) { query.term(tokens); }, limit);
+    }
+
+    // lunr's Index#search (its best `limit` results), except that a wildcard term with fewer
+    // than two letters ("*", "a*"), which would expand to a good part of the vocabulary, is
+    // left out.
+    function runQuery(state, q, limit) {
+      var parsed = new lunr.Query(state.index.fields);
       new lunr.QueryParser(q, parsed).parse();
       var clauses = parsed.clauses.filter(function (clause) {
         // (The parser keeps wildcards in the term, as TokenSet.fromString reads them.)
         return clause.term.indexOf("*") < 0 || clause.term.replace(/\*/g, "").length >= 2;
       });
       // (lunr answers a query without clauses with every document.)
-      if (!clauses.length) return [];
-      return index.query(function (query) { query.clauses = clauses; });
+      if (!clauses.length) return NOTHING;
+      return state.top(function (query) { query.clauses = clauses; }, limit);
     }
 
     // Search `q` (lunr query syntax). A query lunr cannot parse (a stray ":" or "~") is
@@ -258,22 +574,23 @@
     // word is still being typed is retried as a prefix ("diffu" → "diffu*").
     function search(state, q, limit) {
       q = (q || "").trim();
+      limit = limit || 50;
       var out = { query: q, total: 0, results: [], fallback: false, prefix: false, complete: state.complete };
       if (!q) return out;
-      var results;
+      var found;
       try {
-        results = runQuery(state.index, q);
-        if (!results.length && /\w{3}$/.test(q) && !/[:~^+*\-\\]/.test(q)) {
-          results = runQuery(state.index, q + "*");
-          out.prefix = results.length > 0;
+        found = runQuery(state, q, limit);
+        if (!found.total && /\w{3}$/.test(q) && !/[:~^+*\-\\]/.test(q)) {
+          found = runQuery(state, q + "*", limit);
+          out.prefix = found.total > 0;
         }
       } catch (e) {
         if (!(e instanceof lunr.QueryParseError)) throw e;
-        results = plainQuery(state.index, q);
+        found = plainQuery(state, q, limit);
         out.fallback = true;
       }
-      out.total = results.length;
-      out.results = results.slice(0, limit || 50).map(function (r) {
+      out.total = found.total;
+      out.results = found.results.map(function (r) {
         var d = state.byRef.get(r.ref);
         var terms = Object.keys(r.matchData.metadata);
         return {
@@ -290,9 +607,17 @@
       return out;
     }
 
-    // The term lunr indexes for a word (lunr.tokenizer lowercases, then trimmer, stemmer).
+    // The term lunr indexes for a word (lunr.tokenizer lowercases, then trimmer, stemmer);
+    // remembered, as the same titles and snippets are marked again at every keystroke.
+    var terms = new Map();
     function termOf(word) {
-      return lunr.stemmer(lunr.trimmer(new lunr.Token(word.toLowerCase()))).toString();
+      var term = terms.get(word);
+      if (term === undefined) {
+        if (terms.size > 100000) terms.clear();
+        term = lunr.stemmer(lunr.trimmer(new lunr.Token(word.toLowerCase()))).toString();
+        terms.set(word, term);
+      }
+      return term;
     }
 
     // Where the words of `text` that lunr indexes as one of `terms` are: [start, end, …]
