@@ -54,12 +54,13 @@ Settings (``[plugins.highlight]``, defaults shown)::
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from markupsafe import Markup
 
@@ -173,20 +174,33 @@ def _trie_regex(node: _Node) -> str:
     return branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
 
 
-def _source(numbered: Sequence[tuple[int, Pattern]], overlapping: bool) -> str:
-    """Regex source for the numbered patterns: their prefixes as a trie, a group each."""
+def _source(numbered: Sequence[tuple[int, Pattern]], overlapping: bool, named: bool = True) -> str:
+    """Regex source for the numbered patterns: their prefixes as a trie, a group each.
+
+    Without `named`, the patterns get no group of their own (a non-overlapping source has
+    no group at all; an overlapping one a single group around the match): each group
+    costs every match object a slot, which made match objects the main cost of a scan.
+    `Scanner` then tells which pattern matched from the matched text alone.
+    """
     root = _Node()
     for i, pattern in sorted(numbered, key=lambda item: (-item[1].length, item[0])):
         node = root
         for char in pattern.prefix:
             node = node.children.setdefault(char, _Node())
-        node.tails.append(rf"(?P<k{i}>{pattern.tail})(?!\w)")
+        tail = rf"(?P<k{i}>{pattern.tail})" if named else f"(?:{pattern.tail})"
+        node.tails.append(rf"{tail}(?!\w)")
     body = _trie_regex(root)
-    return rf"(?<!\w)(?={body})" if overlapping else rf"(?<!\w){body}"
+    if overlapping:
+        return rf"(?<!\w)(?={body})" if named else rf"(?<!\w)(?=({body}))"
+    return rf"(?<!\w){body}"
+
+
+# How many distinct matched texts a `Scanner` remembers the pattern of.
+KNOWN_MATCHES = 1 << 16
 
 
 class Scanner:
-    """Numbered patterns compiled for one scan of a text; `spans` yields the matches.
+    """Numbered patterns compiled for one scan of a text; `scan` lists the matches.
 
     A match starts at a word start and ends at a word end. Phrases are matched
     case-sensitively against the lowercased text, which is several times faster than a
@@ -194,37 +208,128 @@ class Scanner:
     case-insensitively instead); regex keywords get a case-insensitive regex of their own.
     With `overlapping`, a match is reported at every word start, even inside another
     match; otherwise matches do not overlap (leftmost, then longest prefix first).
+
+    The phrase regex has no group per pattern (see `_source`); which pattern matched is
+    found from the matched text alone, once per distinct text. That is exact: the regex
+    tries the patterns in a fixed order (longest prefix first, then by length and number)
+    and a phrase looks at nothing past its match but the word boundary, so the winner at a
+    position depends only on the text it matched, and `_identify` replays that order on it.
+    Regexes are compiled on first use.
     """
 
     def __init__(self, patterns: Iterable[tuple[int, Pattern]], overlapping: bool):
         numbered = list(patterns)
-        phrases = [(i, p) for i, p in numbered if p.prefix]
-        regexes = [(i, p) for i, p in numbered if not p.prefix]
-        self._phrases = _source(phrases, overlapping) if phrases else ""
-        self._exact = re.compile(self._phrases) if phrases else None
-        self._folded: re.Pattern[str] | None = None
-        self._regexes = (
-            re.compile(_source(regexes, overlapping), re.IGNORECASE) if regexes else None
-        )
+        self.overlapping = overlapping
+        self._phrases = [(i, p) for i, p in numbered if p.prefix]
+        self._regex_keywords = [(i, p) for i, p in numbered if not p.prefix]
+        # Prefix → its patterns in the regex's order; prefix lengths longest first.
+        self._nodes: dict[str, list[tuple[int, Pattern]]] = {}
+        for i, pattern in sorted(self._phrases, key=lambda item: (-item[1].length, item[0])):
+            self._nodes.setdefault(pattern.prefix, []).append((i, pattern))
+        self._depths = sorted({len(prefix) for prefix in self._nodes}, reverse=True)
+        self._node_regexes: dict[str, re.Pattern[str]] = {}
+        self._known: dict[str, int] = {}
 
     def __bool__(self) -> bool:
-        return self._exact is not None or self._regexes is not None
+        return bool(self._phrases or self._regex_keywords)
 
-    def _case_insensitive(self) -> re.Pattern[str]:
-        if self._folded is None:
-            self._folded = re.compile(self._phrases, re.IGNORECASE)
-        return self._folded
+    @functools.cached_property
+    def _exact(self) -> re.Pattern[str]:
+        return re.compile(_source(self._phrases, self.overlapping, named=False))
+
+    @functools.cached_property
+    def _folded(self) -> re.Pattern[str]:
+        return re.compile(_source(self._phrases, self.overlapping), re.IGNORECASE)
+
+    @functools.cached_property
+    def _regexes(self) -> re.Pattern[str]:
+        return re.compile(_source(self._regex_keywords, self.overlapping), re.IGNORECASE)
 
     def spans(self, text: str) -> Iterator[tuple[int, int, int]]:
         """(start, end, pattern number) of every match in `text`."""
-        if self._exact is not None:
+        yield from self.scan(text)
+
+    def scan(self, text: str) -> list[tuple[int, int, int]]:
+        """(start, end, pattern number) of every match in `text`: phrases in order of
+        position, then regex keywords in order of position."""
+        found: list[tuple[int, int, int]] = []
+        if self._phrases:
             lower = text.lower()
             if len(lower) == len(text):
-                yield from _spans(self._exact.finditer(lower))
+                found = self._scan_lower(lower)
             else:
-                yield from _spans(self._case_insensitive().finditer(text))
-        if self._regexes is not None:
-            yield from _spans(self._regexes.finditer(text))
+                found.extend(_spans(self._folded.finditer(text)))
+        if self._regex_keywords:
+            found.extend(_spans(self._regexes.finditer(text)))
+        return found
+
+    def _scan_lower(self, lower: str) -> list[tuple[int, int, int]]:
+        known = self._known
+        found = []
+        group = 1 if self.overlapping else 0
+        for m in self._exact.finditer(lower):
+            start, end = m.start(), m.end(group)
+            matched = lower[start:end]
+            index = known.get(matched)
+            if index is None:
+                index = self._identify(matched)
+            found.append((start, end, index))
+        return found
+
+    def counts(self, text: str) -> dict[int, int]:
+        """How many times each pattern number matches in `text`, in order of first match
+        (the same matches as `scan`)."""
+        if self.overlapping or self._regex_keywords or not self._phrases:
+            return _count(index for _, _, index in self.scan(text))
+        lower = text.lower()
+        if len(lower) != len(text):
+            return _count(index for _, _, index in self.scan(text))
+        # Without groups, findall gives the matched texts themselves, with no match
+        # objects; counting texts first keeps the order of first matches.
+        counts: dict[int, int] = {}
+        known = self._known
+        for matched, n in _count(self._exact.findall(lower)).items():
+            index = known.get(matched)
+            if index is None:
+                index = self._identify(matched)
+            counts[index] = counts.get(index, 0) + n
+        return counts
+
+    def _identify(self, matched: str) -> int:
+        """The number of the pattern the phrase regex matched `matched` with: the first,
+        in the regex's order, that matches it."""
+        candidates = [
+            matched[:depth]
+            for depth in self._depths
+            if depth <= len(matched) and matched[:depth] in self._nodes
+        ]
+        if len(candidates) == 1 and len(self._nodes[candidates[0]]) == 1:
+            # The regex matched it, and only one pattern could.
+            return self._remember(matched, self._nodes[candidates[0]][0][0])
+        for prefix in candidates:
+            m = self._node_regex(prefix).match(matched, len(prefix))
+            if m is not None and m.lastgroup is not None:
+                return self._remember(matched, int(m.lastgroup[1:]))
+        raise LookupError(f"no pattern matches {matched!r}")  # the regex matched it
+
+    def _remember(self, matched: str, index: int) -> int:
+        if len(self._known) >= KNOWN_MATCHES:
+            self._known.clear()
+        self._known[matched] = index
+        return index
+
+    def _node_regex(self, prefix: str) -> re.Pattern[str]:
+        """The tails of the patterns with `prefix`, in order, a named group each."""
+        compiled = self._node_regexes.get(prefix)
+        if compiled is None:
+            tails = (rf"(?P<k{i}>{p.tail})(?!\w)" for i, p in self._nodes[prefix])
+            compiled = self._node_regexes[prefix] = re.compile("|".join(tails))
+        return compiled
+
+
+def _count(items: Iterable[Hashable]) -> dict[Any, int]:
+    """How many times each item occurs, in order of first occurrence."""
+    return dict(Counter(items))
 
 
 def _spans(matches: Iterable[re.Match[str]]) -> Iterator[tuple[int, int, int]]:
@@ -232,6 +337,48 @@ def _spans(matches: Iterable[re.Match[str]]) -> Iterator[tuple[int, int, int]]:
         group = m.lastgroup
         if group is not None:
             yield m.start(), m.end(group), int(group[1:])
+
+
+# Entries a `Memo` keeps per generation: above one site's texts, so that a rebuild finds
+# every unchanged text.
+MEMO_SIZE = 1 << 17
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class Memo(Generic[K, V]):
+    """A bounded memo of pure per-text results (never None).
+
+    Two generations: new entries go to the recent one; when it is full it becomes the older
+    one (the previous older is dropped), and a hit in the older one moves back to the
+    recent. So memory stays under two generations, and what the last build used survives.
+    """
+
+    def __init__(self, size: int = MEMO_SIZE):
+        self.size = size
+        self._recent: dict[K, V] = {}
+        self._older: dict[K, V] = {}
+
+    def get(self, key: K) -> V | None:
+        """The value remembered for `key`, or None."""
+        value = self._recent.get(key)
+        if value is None and self._older:
+            value = self._older.pop(key, None)
+            if value is not None:
+                self.put(key, value)
+        return value
+
+    def put(self, key: K, value: V) -> V:
+        """Remember `value` for `key`; returns `value`."""
+        if len(self._recent) >= self.size:
+            self._older = self._recent
+            self._recent = {}
+        self._recent[key] = value
+        return value
+
+    def __len__(self) -> int:
+        return len(self._recent) + len(self._older)
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,12 +395,14 @@ class KeywordMatcher:
 
     Matches are collected at every word start (so overlapping ones are all seen), then
     overlaps are resolved: the longest wins, then the earliest, then the keyword listed
-    first.
+    first. Matchers with the same keywords share their scanner and a `Memo` of the marks
+    of each text, so a text seen before (the same abstract in two papers, or an unchanged
+    paper when the preview server rebuilds) costs a dict lookup.
     """
 
     def __init__(self, keywords: Sequence[Keyword]):
         self.keywords = tuple(keywords)
-        self.scanner = Scanner(enumerate(k.pattern for k in self.keywords), overlapping=True)
+        self.scanner, self._memo = _shared_matching(self.keywords)
 
     def __bool__(self) -> bool:
         return bool(self.scanner)
@@ -262,9 +411,15 @@ class KeywordMatcher:
         """Non-overlapping marks for the keywords in `text`, outside LaTeX and URLs."""
         if not self.scanner or not text:
             return []
-        candidates = [span for span in self.scanner.spans(text) if span[1] > span[0]]
+        marks = self._memo.get(text)
+        if marks is None:
+            marks = self._memo.put(text, self._find(text))
+        return list(marks)
+
+    def _find(self, text: str) -> tuple[Mark, ...]:
+        candidates = [span for span in self.scanner.scan(text) if span[1] > span[0]]
         if not candidates:
-            return []
+            return ()
         taken = protected_positions(text)
         chosen = []
         # Longest first, then earliest: a span is kept only if no kept span (or protected
@@ -273,7 +428,14 @@ class KeywordMatcher:
             if not any(taken[start:end]):
                 taken[start:end] = b"\x01" * (end - start)
                 chosen.append(Mark(start, end, self.keywords[index].label))
-        return sorted(chosen, key=lambda m: m.start)
+        return tuple(sorted(chosen, key=lambda m: m.start))
+
+
+@functools.lru_cache(maxsize=8)
+def _shared_matching(keywords: tuple[Keyword, ...]) -> tuple[Scanner, Memo[str, tuple[Mark, ...]]]:
+    """The scanner and marks memo for a keyword list, shared by equal lists (a preview
+    server reloading site.toml gets new but equal settings)."""
+    return Scanner(enumerate(k.pattern for k in keywords), overlapping=True), Memo()
 
 
 def protected_positions(text: str) -> bytearray:
@@ -299,6 +461,7 @@ def protected_positions(text: str) -> bytearray:
     return taken
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def normalize_name(name: str) -> str:
     """An author name folded for comparison: NFKC, case, spacing and dots."""
     text = unicodedata.normalize("NFKC", name).casefold().replace(".", " ")
