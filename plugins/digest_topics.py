@@ -79,6 +79,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import threading
 import zlib
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -95,7 +96,7 @@ from digest.model import Paper, newest_first, slugify
 from digest.pages import Page, paginate
 from digest.publish import OutputDir
 from digest.site import Site
-from plugins.digest_highlight import Pattern, Scanner
+from plugins.digest_highlight import Memo, Pattern, Scanner
 
 NAME = "topics"
 OTHER = "other"
@@ -341,7 +342,12 @@ def digest_configure(config: Config) -> None:
 
 
 class TaxonomyMatcher:
-    """Every keyword and exclusion of a taxonomy in one regex; `scores` scans a paper once."""
+    """Every keyword and exclusion of a taxonomy in one regex; `scores` scans a paper once.
+
+    Each text's keyword counts, and each paper's chosen topics, are remembered in a `Memo`
+    (see `taxonomy_matcher` for sharing one matcher between builds): a text or paper seen
+    before costs a dict lookup.
+    """
 
     def __init__(self, topics: Sequence[Topic]):
         self.topics = tuple(topics)
@@ -360,29 +366,75 @@ class TaxonomyMatcher:
                     self.owners.append([])
                 self.owners[index[pattern.regex]].append((t, excluded))
         self.scanner = Scanner(enumerate(patterns), overlapping=False)
+        # `owners` with each topic's weight, None for an exclusion.
+        self._weighted = [
+            [(t, None if excluded else self.topics[t].weight) for t, excluded in owned]
+            for owned in self.owners
+        ]
+        self._counts: Memo[str, dict[int, int]] = Memo()
+        self._chosen: dict[tuple[float, ...], Memo[tuple[str, str], tuple[int, ...]]] = {}
 
     def hits(self, text: str) -> Counter[int]:
         """How often each keyword (by index) occurs in `text`; overlaps go to the leftmost,
         then the longest."""
+        return Counter(self.counts(text))
+
+    def counts(self, text: str) -> dict[int, int]:
+        """`hits` as a plain dict in order of first occurrence, remembered per text: the
+        caller must not change it."""
         if not text:
-            return Counter()
-        return Counter(index for _, _, index in self.scanner.spans(text))
+            return {}
+        counts = self._counts.get(text)
+        if counts is None:
+            counts = self._counts.put(text, self.scanner.counts(text))
+        return counts
 
     def scores(self, paper: Paper, settings: TopicsSettings) -> list[tuple[float, int]]:
         """(score, topic index) for each topic that scores above zero, best first."""
-        scores: dict[int, float] = defaultdict(float)
+        scores: dict[int, float] = {}
         blocked: set[int] = set()
-        title, abstract = self.hits(paper.title), self.hits(paper.abstract)
+        title, abstract = self.counts(paper.title), self.counts(paper.abstract)
+        title_weight, abstract_weight = settings.title_weight, settings.abstract_weight
+        weighted = self._weighted
+        # The keys' set order fixes the order of the float sums: keep it as it always was.
         for keyword in title.keys() | abstract.keys():
-            points = settings.title_weight * (keyword in title)
-            points += settings.abstract_weight * min(ABSTRACT_CAP, abstract[keyword])
-            for topic, excluded in self.owners[keyword]:
-                if excluded:
+            times = abstract.get(keyword, 0)
+            points = title_weight * (keyword in title)
+            points += abstract_weight * (times if times < ABSTRACT_CAP else ABSTRACT_CAP)
+            for topic, weight in weighted[keyword]:
+                if weight is None:
                     blocked.add(topic)
                 else:
-                    scores[topic] += points * self.topics[topic].weight
+                    scores[topic] = scores.get(topic, 0.0) + points * weight
         ranked = [(s, t) for t, s in scores.items() if s > 0 and t not in blocked]
         return sorted(ranked, key=lambda item: (-item[0], item[1]))
+
+    def choose(self, paper: Paper, settings: TopicsSettings) -> tuple[int, ...]:
+        """`choose_topics` for `paper`, remembered per title and abstract."""
+        key = (
+            settings.title_weight,
+            settings.abstract_weight,
+            settings.min_score,
+            settings.secondary_ratio,
+            float(settings.max_topics),
+        )
+        memo = self._chosen.get(key)
+        if memo is None:
+            if len(self._chosen) >= 4:
+                self._chosen.clear()
+            memo = self._chosen[key] = Memo()
+        texts = (paper.title, paper.abstract)
+        chosen = memo.get(texts)
+        if chosen is None:
+            chosen = memo.put(texts, tuple(choose_topics(self.scores(paper, settings), settings)))
+        return chosen
+
+
+@functools.lru_cache(maxsize=4)
+def taxonomy_matcher(topics: tuple[Topic, ...]) -> TaxonomyMatcher:
+    """The matcher for a taxonomy, shared by builds with an equal one: compiling it costs
+    a tenth of a second, and its memos make a rebuild after a small edit cheap."""
+    return TaxonomyMatcher(topics)
 
 
 def choose_topics(scored: list[tuple[float, int]], settings: TopicsSettings) -> list[int]:
@@ -506,18 +558,17 @@ def term_index(
     papers' share of the document frequencies is estimated from at most `DF_SAMPLE` of
     them, chosen by a checksum of their key (so the same papers whatever their order):
     enough for stable frequencies, and it keeps a large site with few unplaced papers fast.
+    Those frequencies are kept between builds (`SAMPLE_FREQUENCIES`), so a rebuild after
+    a small edit only counts the papers that changed.
     """
     keys = {p.key for p in wanted}
     others = [p for p in papers if p.key not in keys]
     step = max(1, math.ceil(len(others) / DF_SAMPLE))
     sample = [p for p in others if zlib.crc32(p.key.encode()) % step == 0] if step > 1 else others
     scale = len(others) / len(sample) if sample else 0.0
-    df: Counter[str] = Counter()
-    for paper in sample:
-        df.update({*paper_terms(paper.title), *paper_terms(paper.abstract)})
-    estimated: dict[str, float] = {term: count * scale for term, count in df.items()}
     counts: dict[str, Counter[str]] = {}
     index = TermIndex()
+    in_wanted: Counter[str] = Counter()
     for paper in wanted:
         tf = Counter(paper_terms(paper.title))
         for term in tf:
@@ -527,8 +578,16 @@ def term_index(
         for text in (paper.title, paper.abstract):
             for term, surface in surface_forms(text):
                 index.surfaces[term][surface] += 1
-        for term in tf:
-            estimated[term] = estimated.get(term, 0.0) + 1
+        in_wanted.update(tf.keys())
+    df = SAMPLE_FREQUENCIES.lookup([(p.title, p.abstract) for p in sample], in_wanted)
+    estimated: dict[str, float] = {}
+    for term, papers_with_term in in_wanted.items():
+        # The sample's estimate, then 1 per wanted paper, added one at a time as they
+        # always were: the same float sums give the same clusters.
+        value = df[term] * scale if term in df else 0.0
+        for _ in range(papers_with_term):
+            value += 1
+        estimated[term] = value
     n = max(1, len(papers))
     ceiling = max(MIN_COMMON, max_share * n)
     for key, tf in counts.items():
@@ -538,6 +597,73 @@ def term_index(
             if 2 <= estimated[term] <= ceiling
         }
     return index
+
+
+def distinct_terms(title: str, abstract: str) -> set[str]:
+    """The terms of a paper, each once (what document frequencies count)."""
+    return {*paper_terms(title), *paper_terms(abstract)}
+
+
+class SampleFrequencies:
+    """Document frequencies over a sample of papers, updated from the last sample's.
+
+    A paper is its (title, abstract): its terms depend on nothing else. `lookup` counts
+    only the papers that joined or left the sample since the last call, unless most did;
+    a full count reads each distinct abstract once. Counts are exact integers, so they
+    are the same however they were reached.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._texts: Counter[tuple[str, str]] = Counter()
+        self._df: Counter[str] = Counter()
+
+    def lookup(self, texts: Sequence[tuple[str, str]], terms: Iterable[str]) -> dict[str, int]:
+        """How many of the `texts` (papers as (title, abstract)) have each of `terms`
+        (terms in none are left out)."""
+        sample = Counter(texts)
+        with self._lock:
+            left, joined = self._texts - sample, sample - self._texts
+            if 2 * (left.total() + joined.total()) > len(texts):
+                self._df = _count_terms(sample)
+            else:
+                for (title, abstract), m in left.items():
+                    for term in distinct_terms(title, abstract):
+                        remaining = self._df[term] - m
+                        if remaining > 0:
+                            self._df[term] = remaining
+                        else:
+                            del self._df[term]
+                for (title, abstract), m in joined.items():
+                    for term in distinct_terms(title, abstract):
+                        self._df[term] += m
+            self._texts = sample
+            df = self._df
+            return {term: df[term] for term in terms if term in df}
+
+
+def _count_terms(sample: Counter[tuple[str, str]]) -> Counter[str]:
+    """Document frequencies over `sample`, reading each distinct abstract once."""
+    by_abstract: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for (title, abstract), m in sample.items():
+        by_abstract[abstract].append((title, m))
+    df: Counter[str] = Counter()
+    for abstract, titles in by_abstract.items():
+        common = set(paper_terms(abstract))
+        if len(titles) == 1 and titles[0][1] == 1:
+            df.update(common | set(paper_terms(titles[0][0])))
+            continue
+        total = sum(m for _, m in titles)
+        for term in common:
+            df[term] += total
+        for title, m in titles:
+            for term in set(paper_terms(title)) - common:
+                df[term] += m
+    return df
+
+
+# Shared by every build in the process (the preview server rebuilds in one).
+SAMPLE_FREQUENCIES = SampleFrequencies()
 
 
 def cluster(papers: Sequence[Paper], index: TermIndex, min_size: int) -> dict[str, str]:
@@ -597,11 +723,11 @@ def assign_topics(papers: Sequence[Paper], settings: TopicsSettings) -> Assignme
     result = Assignment()
     unplaced: list[Paper] = []
     if settings.mode == "rules":
-        matcher = TaxonomyMatcher(settings.topics)
+        matcher = taxonomy_matcher(settings.topics)
         for topic in settings.topics:
             result.topics[topic.slug] = topic_record(topic.slug, topic.name)
         for paper in papers:
-            chosen = choose_topics(matcher.scores(paper, settings), settings)
+            chosen = matcher.choose(paper, settings)
             result.papers[paper.key] = [settings.topics[t].slug for t in chosen]
             if not chosen:
                 unplaced.append(paper)
