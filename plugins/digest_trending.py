@@ -151,9 +151,13 @@ def time_decay(age_days: float, settings: TrendingSettings) -> float:
     return (1.0 + age_days / settings.half_life_days) ** -settings.gravity
 
 
-def _velocity(paper: Paper, history: Any, today: dt.date) -> tuple[float, int | None]:
+def _velocity(
+    paper: Paper, history: UpvoteHistory | None, today: dt.date
+) -> tuple[float, int | None]:
     """Upvotes gained per day since the previous build (and the raw gain, for the why)."""
-    if not isinstance(history, UpvoteHistory) or paper.upvotes is None:
+    # `history` is an `UpvoteHistory` or None (`score_paper` checks it once: an isinstance
+    # check against a runtime-checkable Protocol is slow).
+    if history is None or paper.upvotes is None:
         return 0.0, None
     previous = history.previous_upvotes(paper.key)
     if previous is None:
@@ -180,6 +184,17 @@ def score_paper(
     """The score of one paper, with its parts and a one-line explanation (no rank yet).
 
     An undated paper counts as `undated_age` days old (default: the setting, else 0)."""
+    history = history if isinstance(history, UpvoteHistory) else None
+    return _score_paper(paper, today, settings, history, undated_age)
+
+
+def _score_paper(
+    paper: Paper,
+    today: dt.date,
+    settings: TrendingSettings,
+    history: UpvoteHistory | None,
+    undated_age: float | None,
+) -> dict[str, Any]:
     w = settings.weights
     upvotes = paper.upvotes
     listings = len(paper.source_names)
@@ -237,10 +252,12 @@ def explain(
 def rank_papers(papers: list[Paper], site: Site, settings: TrendingSettings) -> None:
     """Score every paper, sort `papers` in place (best first, ties by key) and rank them."""
     history = site.data.get("history")
+    if not isinstance(history, UpvoteHistory):
+        history = None
     undated = settings.undated_age_days
     if undated is None:
         undated = median_age(papers, site.date)
-    scored = {p.key: score_paper(p, site.date, settings, history, undated) for p in papers}
+    scored = {p.key: _score_paper(p, site.date, settings, history, undated) for p in papers}
     papers.sort(key=lambda p: (-scored[p.key]["score"], p.key))
     for rank, paper in enumerate(papers, start=1):
         info = scored[paper.key]
