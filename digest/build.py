@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import jinja2
 import pluggy
@@ -32,6 +33,7 @@ from digest.site import Site, SourceReport
 from digest.sources.base import Reader, Source
 from digest.sources.loader import LoadResult, load_source
 from digest.sources.merge import merge_papers
+from digest.uptodate import inputs_digest, load_stamp, save_stamp, up_to_date
 
 Progress = Callable[[str], None]
 # A context manager factory that times the phase it is named after.
@@ -48,6 +50,8 @@ class BuildResult:
     files: int = 0
     seconds: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)
+    # Set when nothing changed since the last build (`digest.uptodate`): what it published.
+    unchanged: dict[str, Any] | None = None
 
 
 def build_date(value: dt.date | None = None) -> dt.date:
@@ -216,8 +220,8 @@ def render_pages(
     `progress` hears ``"render 4200/11172"`` as parts of the site are done.
 
     In parallel, pages are rendered in two rounds so that no card is rendered twice: first
-    the pages of single papers, each worker also rendering the cards of its share of the
-    papers; then, with every card known, the listings made of those cards.
+    the pages of single papers, each followed by that paper's card (while its title is in
+    the worker's caches); then, with every card known, the listings made of those cards.
     """
     total = len(site.pages)
     workers = _render_workers(total)
@@ -236,9 +240,9 @@ def render_pages(
     if probe is not None:
         _render_slice(env, site, out, [probe])
         listings.remove(probe)
-    papers = site.papers if card_cache(env).html else []
+    cards = bool(card_cache(env).html)
     done = 1 if probe else 0
-    for pages, with_cards in ((singles, papers), (listings, [])):
+    for pages, with_cards in ((singles, cards), (listings, False)):
         done = _render_round(env, site, out, pages, with_cards, workers, done, total, progress)
 
 
@@ -247,16 +251,17 @@ def _render_round(
     site: Site,
     out: OutputDir,
     pages: list[Page],
-    papers: list[Paper],
+    with_cards: bool,
     workers: int,
     done: int,
     total: int,
     progress: Progress | None,
 ) -> int:
-    """Render `pages` (and the cards of `papers`) in forked workers; returns pages done."""
+    """Render `pages` in forked workers, with the card of each page's paper if `with_cards`;
+    returns the number of pages done."""
     global _FORK_STATE
     parts = workers * RENDER_PARTS_PER_WORKER
-    _FORK_STATE = (env, site, out, pages, papers)
+    _FORK_STATE = (env, site, out, pages, with_cards)
     cards = card_cache(env)
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
@@ -279,7 +284,7 @@ RENDER_PARTS_PER_WORKER = 8
 
 
 # What forked render workers inherit: set just before a pool forks, cleared after.
-_FORK_STATE: tuple[jinja2.Environment, Site, OutputDir, list[Page], list[Paper]] | None = None
+_FORK_STATE: tuple[jinja2.Environment, Site, OutputDir, list[Page], bool] | None = None
 PARALLEL_MIN_PAGES = 2000
 
 
@@ -292,21 +297,26 @@ def _render_workers(pages: int) -> int:
 def _render_forked(task: tuple[int, int]) -> tuple[int, int, str | None, dict[CardKey, str]]:
     index, step = task
     assert _FORK_STATE is not None
-    env, site, parent_out, pages, papers = _FORK_STATE
+    env, site, parent_out, pages, with_cards = _FORK_STATE
     out = OutputDir(parent_out.path, parent_out.previous)
+    cards = card_cache(env)
+    known = set(cards.html)
     try:
-        _render_slice(env, site, out, pages[index::step])
-        # Interleaved shares: each worker's papers are a fair sample of the site.
-        rendered = card_cache(env).rendered(site, papers[index::step])
+        _render_slice(env, site, out, pages[index::step], with_cards)
     except BuildError as exc:
         return out.count, out.reused, exc.message, {}
-    return out.count, out.reused, None, rendered
+    return out.count, out.reused, None, {k: v for k, v in cards.html.items() if k not in known}
 
 
-def _render_slice(env: jinja2.Environment, site: Site, out: OutputDir, pages: list[Page]) -> None:
+def _render_slice(
+    env: jinja2.Environment, site: Site, out: OutputDir, pages: list[Page], cards: bool = False
+) -> None:
     nav = site_nav(site)
+    cache = card_cache(env)
     for page in pages:
         out.write_text(page.output_path, render_page(env, site, page, nav))
+        if cards:
+            cache.fragment(site, page.context["paper"])
 
 
 def build(
@@ -317,6 +327,7 @@ def build(
     progress: Progress | None = None,
     history: Path | None = None,
     report: Path | None = None,
+    force: bool = False,
 ) -> BuildResult:
     """Build the site described by `config_path` and publish it atomically.
 
@@ -327,11 +338,16 @@ def build(
     `history` names the history database (default: site.toml's ``history``; neither: no
     history), see `digest.history`. With `report`, a JSON build report is written there
     whether the build succeeds or fails, see `digest.report`.
+
+    A build whose inputs and output are unchanged since the last one returns at once with
+    `BuildResult.unchanged` set (see `digest.uptodate`), unless `force`, a history or a
+    report asks for a real build.
     """
     # --- history & report (digest.history, digest.report) ---
     run = _Run(started=time.perf_counter())
     try:
-        result = _build(run, config_path, outdir, date, strict, progress, history)
+        skip_allowed = not force and report is None
+        result = _build(run, config_path, outdir, date, strict, progress, history, skip_allowed)
     except BaseException as exc:
         if report is not None:
             if run.result is not None:
@@ -371,6 +387,7 @@ def _build(
     strict: bool,
     progress: Progress | None,
     history: Path | None,
+    skip_allowed: bool = False,
 ) -> BuildResult:
     """The pipeline itself (see `build`); `run` keeps the result and history as it goes."""
     config, pm = prepare_config(config_path, strict)
@@ -388,6 +405,19 @@ def _build(
     # --- url sources are fetched (through the cache) before loading (digest.fetch) ---
     with _phase(result, "fetch", progress):
         fetch_warnings = fetch_for_build(config, date)
+    inputs = None
+    if run.history is None:
+        with _phase(result, "check", progress):
+            settings = [result.site.date.isoformat(), str(target), f"strict={strict}"]
+            inputs = inputs_digest(config, pm, settings)
+            stamp = load_stamp(config)
+            # A fetch that failed (and fell back to a cached copy) is news worth a build.
+            if skip_allowed and not fetch_warnings and up_to_date(stamp, inputs, target):
+                assert stamp is not None
+                result.unchanged = stamp.summary
+                result.pages, result.files = stamp.summary["pages"], stamp.summary["files"]
+                result.seconds = time.perf_counter() - run.started
+                return result
     with _phase(result, "load", progress):
         papers, loaded = load_papers(config, pm)
     site = result.site
@@ -422,8 +452,22 @@ def _build(
     if run.history is not None:
         run.history.commit()  # only now that the new site is published
     result.pages = len(site.pages)
+    if inputs is not None:
+        save_stamp(config, inputs, target, _summary(result))
     result.seconds = time.perf_counter() - run.started
     return result
+
+
+def _summary(result: BuildResult) -> dict[str, Any]:
+    """What a skipped build reports in place of this one."""
+    site = result.site
+    return {
+        "papers": len(site.papers),
+        "sources": len(site.sources),
+        "problems": [str(p) for p in site.problems],
+        "pages": result.pages,
+        "files": result.files,
+    }
 
 
 def _fail_on_problems(problems: list[Problem], strict: bool) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from digest import __version__
-from digest.build import build, prepare_config, readers_by_name
+from digest.build import BuildResult, build, prepare_config, readers_by_name
 from digest.errors import ConfigError, DigestError
 from digest.model import Paper, Problem
 from digest.plugins import make_plugin_manager, plugin_infos
@@ -96,6 +96,7 @@ def main(ctx: click.Context, debug: bool) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write a JSON build report here, also when the build fails.",
 )
+@click.option("--force", is_flag=True, help="Build even when nothing changed since the last build.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("-v", "--verbose", is_flag=True, help="Print each problem and phase timings.")
 def build_command(
@@ -105,14 +106,21 @@ def build_command(
     strict: bool,
     history_db: Path | None,
     report: Path | None,
+    force: bool,
     quiet: bool,
     verbose: bool,
 ) -> None:
-    """Build the site into its output folder, atomically."""
+    """Build the site into its output folder, atomically (skipped when nothing changed
+    since the last build: no source, config, theme or code, same date and output)."""
     progress = _progress_printer() if not quiet and sys.stderr.isatty() else None
-    result = build(config_path, out, date, strict, progress, history=history_db, report=report)
+    result = build(
+        config_path, out, date, strict, progress, history=history_db, report=report, force=force
+    )
     if progress:
         click.echo("\r\033[K", nl=False, err=True)
+    if result.unchanged is not None:
+        _echo_unchanged(result, quiet, verbose)
+        return
     site = result.site
     if verbose:
         for problem in site.problems:
@@ -124,6 +132,19 @@ def build_command(
             f"{len(site.papers)} papers from {len(site.sources)} sources, "
             f"{len(site.problems)} problems, {result.pages} pages "
             f"({result.files} files) → {result.outdir} in {result.seconds:.2f} s"
+        )
+
+
+def _echo_unchanged(result: BuildResult, quiet: bool, verbose: bool) -> None:
+    summary = result.unchanged or {}
+    if verbose:
+        for problem in summary["problems"]:
+            click.echo(f"  {problem}", err=True)
+    if not quiet:
+        click.echo(
+            f"up to date: nothing changed since the last build ({summary['papers']} papers, "
+            f"{len(summary['problems'])} problems, {result.pages} pages) → {result.outdir} "
+            f"in {result.seconds:.2f} s; --force rebuilds"
         )
 
 

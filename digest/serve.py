@@ -85,6 +85,7 @@ from digest.render import Assets, make_environment, static_files, theme_dirs
 from digest.site import Site
 from digest.sources.base import Reader, Source
 from digest.sources.loader import LoadResult, load_source
+from digest.uptodate import site_inputs
 from digest.watch import Debouncer, PollingWatcher
 
 Log = Callable[[str], None]
@@ -977,16 +978,7 @@ class Preview:
         self.log(f"{reason}: build failed; still serving the last good site\n{shown}{more}")
 
     def _watch(self, config: Config) -> None:
-        files: set[Path] = {config.path}
-        files.update(s.path for s in config.sources)
-        files.update(p for p in (config.intro, config.about) if p)
-        if config.history is not None:
-            files.add(config.history)  # a build recorded a day: trending and archives change
-        trees = set(_theme_dirs_or_none(config) or [])
-        if config.theme_dir is not None:
-            trees.add(config.theme_dir)  # watched even before it exists
-        if config.plugins_local:
-            trees.add(config.root / "plugins")
+        files, trees = site_inputs(config)
         self.watch_files, self.watch_trees = files, trees
         if self.on_watch:
             self.on_watch(files, trees)

@@ -76,9 +76,11 @@ def site_factory(tmp_path: Path) -> SiteFactory:
 
 @pytest.fixture
 def build_site() -> Callable[..., BuildResult]:
-    """Build a site folder made by `site_factory` (``_site`` inside it) as of a date."""
+    """Build a site folder made by `site_factory` (``_site`` inside it) as of a date;
+    always a real build (``force``) unless the test passes ``force=False``."""
 
     def run(root: Path, date: dt.date = DEMO_DATE, **kwargs: object) -> BuildResult:
+        kwargs.setdefault("force", True)
         return build(root / "site.toml", date=date, **kwargs)  # type: ignore[arg-type]
 
     return run
