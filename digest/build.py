@@ -294,7 +294,7 @@ def _render_workers(pages: int) -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
-def _render_forked(task: tuple[int, int]) -> tuple[int, int, str | None, dict[CardKey, str]]:
+def _render_forked(task: tuple[int, int]) -> tuple[int, int, str | None, dict[CardKey, bytes]]:
     index, step = task
     assert _FORK_STATE is not None
     env, site, parent_out, pages, with_cards = _FORK_STATE

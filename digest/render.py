@@ -122,37 +122,33 @@ class CardCache:
     Keyed by the paper object as well as its key: an archive day shows a paper as it was
     then (another object with the same key), and that card differs from today's. Forked
     render workers inherit the parent's objects at the same addresses, so cards they
-    render can be handed back with `rendered` and `add`.
+    render can be handed back and `add`-ed. Cards are kept UTF-8 encoded: as text, one
+    "▲" would make a whole card take two bytes a character, and a site has a card a paper.
     """
 
     def __init__(self, env: jinja2.Environment):
         self.env = env
-        self.html: dict[CardKey, str] = {}
+        self.html: dict[CardKey, bytes] = {}
 
     def fragment(self, site: Any, paper: Paper, show_abstract: bool = True) -> str:
         """The card of `paper`, rendered on first use."""
         key = (paper.key, id(paper), show_abstract)
         html = self.html.get(key)
-        if html is None:
-            html = self.env.get_template("_card_fragment.html").render(
-                site=site,
-                page=FRAGMENT,
-                nav=(),
-                paper=paper,
-                heading=HEADING,
-                show_abstract=show_abstract,
-            )
-            self.html[key] = html
-        return html
+        if html is not None:
+            return html.decode("utf-8")
+        text = self.env.get_template("_card_fragment.html").render(
+            site=site,
+            page=FRAGMENT,
+            nav=(),
+            paper=paper,
+            heading=HEADING,
+            show_abstract=show_abstract,
+        )
+        self.html[key] = text.encode("utf-8")
+        return text
 
-    def rendered(self, site: Any, papers: Sequence[Paper]) -> dict[CardKey, str]:
-        """Render the (full) cards of `papers` and return them, for `add` elsewhere."""
-        return {
-            (paper.key, id(paper), True): self.fragment(site, paper, True) for paper in papers
-        }
-
-    def add(self, cards: dict[CardKey, str]) -> None:
-        """Take cards rendered by `rendered` (in a forked worker)."""
+    def add(self, cards: dict[CardKey, bytes]) -> None:
+        """Take cards rendered elsewhere (by a forked render worker)."""
         self.html.update(cards)
 
 
