@@ -12,7 +12,9 @@ For each size it writes the corpus (bench/corpus.py), then measures, as medians 
 - ``hugo`` building the equivalent site (a page per paper, a paginated index, a page per
   topic), its previous output moved aside outside the timing, as in the issue's table;
 - ``digest build`` after a nightly increment (1% new papers, 5% upvotes changed);
-- ``digest build`` with nothing changed, and how many output files it rewrote.
+- ``digest build`` with nothing changed (the build sees that and skips everything, see
+  ``digest/uptodate.py``), and ``digest build --force`` with nothing changed (every page
+  rendered again), with how many output files each rewrote.
 """
 
 from __future__ import annotations
@@ -185,6 +187,8 @@ def bench_size(n: int, runs: int, with_hugo: bool) -> dict[str, object]:
     before = snapshot(out)
     row["digest_unchanged"] = median_runs(runs, lambda: None, build, folder)
     row["unchanged_rewritten"] = count_rewritten(out, before)
+    row["digest_forced"] = median_runs(runs, lambda: None, [*build, "--force"], folder)
+    row["forced_rewritten"] = count_rewritten(out, before)
     row["files"] = len(before)
     return row
 
@@ -192,20 +196,23 @@ def bench_size(n: int, runs: int, with_hugo: bool) -> dict[str, object]:
 def table(rows: list[dict[str, object]]) -> str:
     """The figures as a Markdown table."""
     lines = [
-        "| papers | digest cold | Hugo | ratio | nightly increment | unchanged | rewritten |",
-        "|---|---|---|---|---|---|---|",
+        "| papers | digest cold | Hugo | ratio | nightly increment | unchanged (skipped) "
+        "| unchanged, --force | files rewritten (skipped / --force) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         cold_s, cold_mb = r["digest_cold"]  # type: ignore[misc]
         hugo = r.get("hugo")
         inc_s, _ = r["digest_increment"]  # type: ignore[misc]
         same_s, _ = r["digest_unchanged"]  # type: ignore[misc]
+        forced_s, _ = r["digest_forced"]  # type: ignore[misc]
         hugo_cell = f"{hugo[0]:.2f} s, {hugo[1]} MB" if hugo else "–"  # type: ignore[index]
         ratio = f"{cold_s / hugo[0]:.2f}" if hugo else "–"  # type: ignore[index]
         lines.append(
             f"| {r['papers']:,} | {cold_s:.2f} s, {cold_mb} MB | {hugo_cell} | {ratio} | "
             f"{inc_s:.2f} s ({inc_s / cold_s:.0%}) | {same_s:.2f} s ({same_s / cold_s:.0%}) | "
-            f"{r['unchanged_rewritten']} of {r['files']} |"
+            f"{forced_s:.2f} s ({forced_s / cold_s:.0%}) | "
+            f"{r['unchanged_rewritten']} / {r['forced_rewritten']} of {r['files']} |"
         )
     return "\n".join(lines)
 
