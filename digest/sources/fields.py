@@ -153,9 +153,13 @@ def _unsafe_links(entry: Entry, source: Source) -> Iterator[Problem]:
             )
 
 
+# `\s` on text is exactly what str.isspace() calls whitespace.
+_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
+
+
 def is_http_url(url: str) -> bool:
     """Whether `url` is an absolute http(s) URL without spaces or control characters."""
-    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+    if _SPACE_OR_CONTROL.search(url):
         return False
     try:
         parts = urlsplit(url)
