@@ -230,7 +230,7 @@ EQUIVALENCE_QUERIES = [
     "title:scaling", "authors:tian", "topics:marsupial", "abstract:hypercloning", "wallaby",
     "scaling^10 laws", "title:transformer^3 vision", "+scaling -vision", "+scaling +laws",
     "-vision", "-scaling -vision", "+zzzq scaling", "scaling scaling", "scal*", "*ing",
-    "tr*ing", "+title:scal* +abstract:law*", "scalng~1", "lanuage~2 model", "transformers",
+    "tr*ing", "+title:scal* +abstract:law*", "a*", "1*", "2*", "*", "__*", "scalng~1", "lanuage~2 model", "transformers",
     "the of and", "hypercl*", "jin tian", "low-rank adaptation", "ünïcödé", "a.b don't",
 ]  # fmt: skip
 

@@ -47,7 +47,7 @@
       // The field vectors and the token set are what lunr.Index.load would have made; the
       // query below needs neither for plain terms, so they are made on first use.
       lazy(index, "fieldVectors", function () { return fieldVectors(store); });
-      lazy(index, "tokenSet", function () { return lunr.TokenSet.fromArray(store.terms); });
+      lazy(index, "tokenSet", function () { return trie(store.terms); });
       index.query = function (fn) { return query(store, index, fn); };
       return {
         index: index,
@@ -69,6 +69,35 @@
           return value;
         }
       });
+    }
+
+    // The vocabulary (sorted) as a lunr.TokenSet: a plain trie, where lunr.TokenSet.fromArray
+    // would merge equal suffixes. The merging costs three times as long, and is unsound:
+    // it tells nodes apart by their edges' labels followed by their children's ids, which
+    // collide when labels are digits, so depending on how many token sets were made before,
+    // it can merge nodes that differ and expand "*" to terms that are in no document (and
+    // lunr.Index#query then throws). A trie's nodes list their edges in the order a merged
+    // set's would (insertion order), so terms expand in the same order.
+    function trie(terms) {
+      var root = new lunr.TokenSet();
+      var path = [root];
+      var previous = "";
+      for (var i = 0; i < terms.length; i++) {
+        var term = terms[i];
+        var common = 0;
+        while (common < term.length && common < previous.length && term[common] === previous[common]) common++;
+        path.length = common + 1;
+        var node = path[common];
+        for (var c = common; c < term.length; c++) {
+          var next = new lunr.TokenSet();
+          node.edges[term[c]] = next;
+          path.push(next);
+          node = next;
+        }
+        node.final = true;
+        previous = term;
+      }
+      return root;
     }
 
     // Every document of the first tier, numbered in order; `base[part.id]` is the number of
@@ -408,13 +437,53 @@
       return out;
     }
 
-    // The index terms a clause stands for: lunr intersects the whole vocabulary's token set
-    // with the clause's; a term without wildcard or edit distance can only stand for itself.
+    // The index terms a clause stands for, in lunr's order: lunr intersects the token set
+    // of the whole vocabulary (a trie, built in a good part of the load time) with the
+    // clause's and lists the result depth first. A term without wildcard or edit distance
+    // can only stand for itself; a prefix ("scal*", also what a word being typed is retried
+    // as) stands for the terms it starts, found by bisection and put in that order. Only
+    // the rest (leading or inner wildcards, fuzzy terms) build the token set.
     function expand(store, index, clause) {
-      if (!("editDistance" in clause) && clause.term.indexOf(lunr.Query.wildcard) < 0) {
-        return store.numberOf.has(clause.term) ? [clause.term] : [];
+      var term = clause.term;
+      var star = term.indexOf(lunr.Query.wildcard);
+      if (!("editDistance" in clause)) {
+        if (star < 0) return store.numberOf.has(term) ? [term] : [];
+        if (star === term.length - 1) return withPrefix(store.terms, term.slice(0, -1));
       }
       return index.tokenSet.intersect(lunr.TokenSet.fromClause(clause)).toArray();
+    }
+
+    function withPrefix(terms, prefix) {
+      var lo = 0;
+      var hi = terms.length;
+      while (lo < hi) {
+        var mid = (lo + hi) >> 1;
+        if (terms[mid] < prefix) lo = mid + 1;
+        else hi = mid;
+      }
+      var out = [];
+      // (The intersection's root is never final: "*" stands for every term but "".)
+      if (!prefix && terms[lo] === "") lo++;
+      for (; lo < terms.length && terms[lo].startsWith(prefix); lo++) out.push(terms[lo]);
+      return out.sort(tokenSetOrder);
+    }
+
+    // lunr.TokenSet#toArray's order: a node's word before its children's, and the children
+    // popped from a stack, so in reverse of their edges' order, which is the order they
+    // were inserted in (sorted by UTF-16 code unit) except that the digits, being array
+    // indexes to JavaScript, come first.
+    function tokenSetOrder(a, b) {
+      var length = Math.min(a.length, b.length);
+      for (var i = 0; i < length; i++) {
+        var ca = a.charCodeAt(i);
+        var cb = b.charCodeAt(i);
+        if (ca !== cb) return edgeRank(cb) - edgeRank(ca);
+      }
+      return a.length - b.length;
+    }
+
+    function edgeRank(code) {
+      return code >= 48 && code <= 57 ? code - 48 - 10 : code;
     }
 
     // lunr.Vector#dot of each field's query vector with every matching document's field
