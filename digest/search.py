@@ -54,7 +54,7 @@ from digest.richtext import plain_text
 from digest.site import Site
 
 # The encoding search-worker.js reads; bump it with the engine's FORMAT when it changes.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 LUNR_VERSION = "2.3.9"
 # (field, boost): lunr applies a field's boost to its BM25 scores when it builds the vectors.
 FIELDS: tuple[tuple[str, int], ...] = (
@@ -308,26 +308,55 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
+# Numbers are shipped as characters (see `encode_numbers`): n is chr(n + 32), skipping the
+# surrogates, which UTF-8 cannot carry.
+_NUMBER_OFFSET = 32
+_SURROGATES = 0xD800
+_SURROGATES_END = 0xE000
+_BMP_NUMBERS = "".join(map(chr, range(_NUMBER_OFFSET, _SURROGATES)))
+
+
+def _number_char(n: int) -> str:
+    code = n + _NUMBER_OFFSET
+    return chr(code if code < _SURROGATES else code + _SURROGATES_END - _SURROGATES)
+
+
+def encode_numbers(numbers: Sequence[int]) -> str:
+    """Non-negative integers as one string, a character each: ``chr(n + 32)``, or above
+    the surrogates (U+D800–U+DFFF) for n ≥ 55,264.
+
+    JSON.parse turns a string into one value where a list of numbers is as many, plus an
+    array; the engine reads the characters back with charCodeAt. Smaller than decimals too:
+    most numbers here (gaps between term numbers, term frequencies) are below 96, one byte
+    of UTF-8 each and no separator.
+    """
+    try:
+        return "".join(map(_BMP_NUMBERS.__getitem__, numbers))
+    except IndexError:
+        return "".join(map(_number_char, numbers))
+
+
 def encode_field(texts: Iterable[str]) -> dict[str, Any]:
     """One field of a shard, from the field's text in each doc.
 
     ``terms`` is the shard's vocabulary for the field, sorted; for doc i, ``docs[i]`` lists
     the numbers of its terms in that vocabulary, ascending, as differences (the first from
-    0); ``tfs[i]`` is how often each occurs, or 0 when each occurs once; ``lengths[i]`` is
-    the field's length in terms. (Listing terms per doc rather than docs per term costs the
-    same bytes once gzipped, and needs no per-posting Python loop to build.)
+    0); ``tfs[i]`` is how often each occurs, or empty when each occurs once (both
+    `encode_numbers` strings); ``lengths[i]`` is the field's length in terms. (Listing terms
+    per doc rather than docs per term costs the same bytes once gzipped, and needs no
+    per-posting Python loop to build.)
     """
     counted = [field_terms(text) for text in texts]
     vocabulary = sorted(set().union(*(counts for counts, _ in counted)))
     number = {term: i for i, term in enumerate(vocabulary)}.__getitem__
     term_at = vocabulary.__getitem__
-    docs: list[list[int]] = []
-    tfs: list[list[int] | int] = []
+    docs: list[str] = []
+    tfs: list[str] = []
     for counts, _ in counted:
         numbers = sorted(map(number, counts))
-        docs.append(list(map(operator.sub, numbers, [0, *numbers[:-1]])))
+        docs.append(encode_numbers(list(map(operator.sub, numbers, [0, *numbers[:-1]]))))
         frequencies = list(map(counts.__getitem__, map(term_at, numbers)))
-        tfs.append(frequencies if frequencies and max(frequencies) > 1 else 0)
+        tfs.append(encode_numbers(frequencies) if frequencies and max(frequencies) > 1 else "")
     lengths = [length for _, length in counted]
     return {"terms": vocabulary, "docs": docs, "tfs": tfs, "lengths": lengths}
 

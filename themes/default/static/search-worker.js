@@ -18,7 +18,11 @@
   var DOC = typeof Symbol === "function" ? Symbol("doc") : "_doc";
   var FIELDS = typeof Symbol === "function" ? Symbol("fields") : "_fields";
   // The shard encoding this engine reads (digest/search.py FORMAT_VERSION).
-  var FORMAT = 2;
+  var FORMAT = 3;
+  var NUMBER_OFFSET = 32;
+  var SURROGATES = 0xD800;
+  var LOW_SURROGATES = 0xDC00;
+  var SURROGATES_SIZE = 0x800;
 
   function createEngine(lunr) {
     // The search-time pipeline lunr.Builder serializes by default: the stemmer only.
@@ -153,7 +157,9 @@
             var gaps = encoded.docs[i];
             fieldLengths[start + i] = encoded.lengths[i];
             for (var k = 0, t = 0; k < gaps.length; k++) {
-              t += gaps[k];
+              var c = gaps.charCodeAt(k);
+              if (c >= SURROGATES) c = c < LOW_SURROGATES ? astral(c, gaps.charCodeAt(++k)) : c - SURROGATES_SIZE;
+              t += c - NUMBER_OFFSET;
               counts[local[t] + 1]++;
             }
           }
@@ -198,13 +204,27 @@
       for (var i = 0; i < encoded.docs.length; i++) {
         var gaps = encoded.docs[i];
         var frequencies = encoded.tfs[i];
-        for (var k = 0, t = 0; k < gaps.length; k++) {
-          t += gaps[k];
+        for (var k = 0, j = 0, t = 0; k < gaps.length; k++) {
+          var c = gaps.charCodeAt(k);
+          if (c >= SURROGATES) c = c < LOW_SURROGATES ? astral(c, gaps.charCodeAt(++k)) : c - SURROGATES_SIZE;
+          t += c - NUMBER_OFFSET;
           var at = cursor[local[t]]++;
           docs[at] = start + i;
-          tfs[at] = frequencies ? frequencies[k] : 1;
+          if (frequencies) {
+            c = frequencies.charCodeAt(j++);
+            if (c >= SURROGATES) c = c < LOW_SURROGATES ? astral(c, frequencies.charCodeAt(j++)) : c - SURROGATES_SIZE;
+            tfs[at] = c - NUMBER_OFFSET;
+          } else {
+            tfs[at] = 1;
+          }
         }
       }
+    }
+
+    // The shards' numbers are characters (digest/search.py encode_numbers): n + 32, past
+    // the surrogates for n ≥ 55,264, so a pair of surrogates for n ≥ 63,456.
+    function astral(high, low) {
+      return (high - SURROGATES) * 1024 + (low - LOW_SURROGATES) + 0x10000 - SURROGATES_SIZE;
     }
 
     // The element of a field vector for posting `p` (of term `t` in field `fi`), computed
