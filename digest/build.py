@@ -136,12 +136,19 @@ def load_papers(
 
 
 def enrich_and_collect(
-    site: Site, pm: pluggy.PluginManager, view: History | None, phase: PhaseTimer
+    site: Site,
+    pm: pluggy.PluginManager,
+    view: History | None,
+    phase: PhaseTimer,
+    after_plugins: Callable[[], object] | None = None,
 ) -> None:
     """Run the plugins on the site's papers, then build its page set (with the history's
-    archive days when there is a history): the same for `digest build` and the preview."""
+    archive days when there is a history): the same for `digest build` and the preview.
+    `after_plugins` is called in between (the build starts the search index there)."""
     with phase("plugins"):
         pm.hook.digest_papers(papers=site.papers, site=site)
+    if after_plugins is not None:
+        after_plugins()
     with phase("pages"):
         if view is not None:
             # Today's new papers are listed in the digest's order, so after the plugins.
@@ -429,8 +436,15 @@ def _build(
             site.archived = run.view.archived_papers()
     site.slugs = assign_slugs([*site.papers, *site.archived])
     _fail_on_problems(site.problems, strict)
-    enrich_and_collect(site, pm, run.view, lambda name: _phase(result, name, progress))
-    with atomic_output(target) as out:
+    with atomic_output(target) as out, Background(out) as background:
+        enrich_and_collect(
+            site,
+            pm,
+            run.view,
+            lambda name: _phase(result, name, progress),
+            # The index needs the plugins' topics and keywords, not the pages.
+            after_plugins=lambda: background.start(search.write_index, site),
+        )
         with _phase(result, "render", progress):
             files = {rel: path.read_bytes() for rel, path in static_files(config)}
             files.update(search.runtime_files())
@@ -441,7 +455,7 @@ def _build(
             pm.hook.digest_jinja_env(env=env, site=site)
             render_pages(env, site, out, progress)
         with _phase(result, "search", progress):
-            search.write_index(site, out)
+            background.finish()
         with _phase(result, "feeds", progress):
             feeds.write_site_files(site, out)
             pm.hook.digest_build_done(site=site, outdir=out.path, output=out)
@@ -468,6 +482,75 @@ def _summary(result: BuildResult) -> dict[str, Any]:
         "pages": result.pages,
         "files": result.files,
     }
+
+
+class Background:
+    """One job that writes into the build folder beside the rest of the build: in a forked
+    process when the site is big enough for that to pay (the search index, written while
+    pages are collected and rendered), else at `finish`, in this process.
+
+    As a context manager it stops a forked job that is still running when the build fails.
+    """
+
+    def __init__(self, out: OutputDir):
+        self.out = out
+        self.job: tuple[Callable[[Site, OutputDir], None], Site] | None = None
+        self.process: multiprocessing.process.BaseProcess | None = None
+        self.reply: Any = None
+
+    def start(self, job: Callable[[Site, OutputDir], None], site: Site) -> None:
+        """Start `job(site, output)`; forked only for a site that renders in parallel."""
+        self.job = (job, site)
+        if _render_workers(len(site.papers) + len(site.archived)) <= 1:
+            return
+        context = multiprocessing.get_context("fork")
+        self.reply, child_end = context.Pipe(duplex=False)
+        self.process = context.Process(
+            target=_background_main, args=(child_end, job, site, self.out), daemon=False
+        )
+        self.process.start()
+        child_end.close()
+
+    def finish(self) -> None:
+        """Wait for the job (or run it now); its files count as this build's."""
+        if self.job is None:
+            return
+        job, site = self.job
+        self.job = None
+        if self.process is None:
+            job(site, self.out)
+            return
+        try:
+            written, reused, error = self.reply.recv()
+        except EOFError:
+            written, reused, error = 0, 0, "the background job died without a word"
+        self.process.join()
+        self.process = None
+        if error:
+            raise BuildError(error)
+        self.out.count += written
+        self.out.reused += reused
+
+    def __enter__(self) -> Background:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.join()
+
+
+def _background_main(
+    reply: Any, job: Callable[[Site, OutputDir], None], site: Site, parent_out: OutputDir
+) -> None:
+    out = OutputDir(parent_out.path, parent_out.previous)
+    try:
+        job(site, out)
+        reply.send((out.count, out.reused, None))
+    except BuildError as exc:
+        reply.send((0, 0, exc.message))
+    except Exception as exc:  # reported by the parent, which owns the build's errors
+        reply.send((0, 0, f"{getattr(job, '__module__', '')}: {type(exc).__name__}: {exc}"))
 
 
 def _fail_on_problems(problems: list[Problem], strict: bool) -> None:

@@ -267,3 +267,27 @@ def test_progress_reports_rendered_pages(site_factory, build_site, monkeypatch) 
     build_site(root, progress=heard.append)
     done = [int(h.split()[1].split("/")[0]) for h in heard if h.startswith("render ")]
     assert done == sorted(done) and done[-1] == result.pages
+
+
+def test_search_index_written_in_the_background_fails_the_build_cleanly(
+    site_factory, build_site, monkeypatch
+) -> None:
+    root = _good_site(site_factory)
+    result = build_site(root)
+    before = {p: p.read_bytes() for p in result.outdir.rglob("*") if p.is_file()}
+    monkeypatch.setattr("digest.build.PARALLEL_MIN_PAGES", 1)
+    monkeypatch.setattr("digest.build.os.cpu_count", lambda: 2)
+    parallel = build_site(root, outdir=root / "parallel")
+    assert (parallel.outdir / "search/manifest.json").read_bytes() == (
+        result.outdir / "search/manifest.json"
+    ).read_bytes()
+    assert parallel.files == result.files
+
+    def broken(site, out):
+        raise BuildError("the index is broken")
+
+    monkeypatch.setattr("digest.build.search.write_index", broken)
+    with pytest.raises(BuildError, match="the index is broken"):
+        build_site(root)
+    assert {p: p.read_bytes() for p in result.outdir.rglob("*") if p.is_file()} == before
+    assert [p.name for p in root.iterdir() if p.name.startswith("._site")] == []
