@@ -77,6 +77,7 @@ Settings (``[plugins.topics]``, defaults shown)::
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import re
 import threading
@@ -96,7 +97,7 @@ from digest.model import Paper, newest_first, slugify
 from digest.pages import Page, paginate
 from digest.publish import OutputDir
 from digest.site import Site
-from plugins.digest_highlight import Memo, Pattern, Scanner
+from plugins.digest_highlight import MEMO_SIZE, Memo, Pattern, Scanner
 
 NAME = "topics"
 OTHER = "other"
@@ -371,8 +372,13 @@ class TaxonomyMatcher:
             [(t, None if excluded else self.topics[t].weight) for t, excluded in owned]
             for owned in self.owners
         ]
-        self._counts: Memo[str, dict[int, int]] = Memo()
-        self._chosen: dict[tuple[float, ...], Memo[tuple[str, str], tuple[int, ...]]] = {}
+        self._counts: Memo[str, tuple[dict[int, int], int]] = Memo()
+        # Texts with equal counts (in the same order) are of one kind, numbered in order of
+        # appearance (never reused), and a paper's topics depend only on its two kinds:
+        # many titles match the same one or two keywords.
+        self._kinds: dict[tuple[tuple[int, int], ...], int] = {}
+        self._next_kind = itertools.count()
+        self._chosen: dict[tuple[float, ...], dict[tuple[int, int], tuple[int, ...]]] = {}
 
     def hits(self, text: str) -> Counter[int]:
         """How often each keyword (by index) occurs in `text`; overlaps go to the leftmost,
@@ -382,22 +388,39 @@ class TaxonomyMatcher:
     def counts(self, text: str) -> dict[int, int]:
         """`hits` as a plain dict in order of first occurrence, remembered per text: the
         caller must not change it."""
-        if not text:
-            return {}
-        counts = self._counts.get(text)
-        if counts is None:
-            counts = self._counts.put(text, self.scanner.counts(text))
-        return counts
+        return self._counted(text)[0]
+
+    def _counted(self, text: str) -> tuple[dict[int, int], int]:
+        """`counts` and the number of its kind."""
+        found = self._counts.get(text)
+        if found is None:
+            counts = self.scanner.counts(text) if text else {}
+            signature = tuple(counts.items())
+            kind = self._kinds.get(signature)
+            if kind is None:
+                if len(self._kinds) >= MEMO_SIZE:
+                    self._kinds.clear()
+                kind = self._kinds[signature] = next(self._next_kind)
+            found = self._counts.put(text, (counts, kind))
+        return found
 
     def scores(self, paper: Paper, settings: TopicsSettings) -> list[tuple[float, int]]:
         """(score, topic index) for each topic that scores above zero, best first."""
+        return self._scores(self.counts(paper.title), self.counts(paper.abstract), settings)
+
+    def _scores(
+        self, title: dict[int, int], abstract: dict[int, int], settings: TopicsSettings
+    ) -> list[tuple[float, int]]:
         scores: dict[int, float] = {}
         blocked: set[int] = set()
-        title, abstract = self.counts(paper.title), self.counts(paper.abstract)
         title_weight, abstract_weight = settings.title_weight, settings.abstract_weight
         weighted = self._weighted
-        # The keys' set order fixes the order of the float sums: keep it as it always was.
-        for keyword in title.keys() | abstract.keys():
+        # The set's order fixes the order of the float sums, so it is built as it always
+        # was (as ``Counter.keys() | Counter.keys()`` builds it: a set made from an exact
+        # dict is sized up front and may iterate in another order).
+        keywords = set(title.keys())
+        keywords.update(abstract.keys())
+        for keyword in keywords:
             times = abstract.get(keyword, 0)
             points = title_weight * (keyword in title)
             points += abstract_weight * (times if times < ABSTRACT_CAP else ABSTRACT_CAP)
@@ -410,7 +433,7 @@ class TaxonomyMatcher:
         return sorted(ranked, key=lambda item: (-item[0], item[1]))
 
     def choose(self, paper: Paper, settings: TopicsSettings) -> tuple[int, ...]:
-        """`choose_topics` for `paper`, remembered per title and abstract."""
+        """`choose_topics` for `paper`, remembered per kind of title and abstract."""
         key = (
             settings.title_weight,
             settings.abstract_weight,
@@ -422,11 +445,15 @@ class TaxonomyMatcher:
         if memo is None:
             if len(self._chosen) >= 4:
                 self._chosen.clear()
-            memo = self._chosen[key] = Memo()
-        texts = (paper.title, paper.abstract)
-        chosen = memo.get(texts)
+            memo = self._chosen[key] = {}
+        title, title_kind = self._counted(paper.title)
+        abstract, abstract_kind = self._counted(paper.abstract)
+        chosen = memo.get((title_kind, abstract_kind))
         if chosen is None:
-            chosen = memo.put(texts, tuple(choose_topics(self.scores(paper, settings), settings)))
+            if len(memo) >= MEMO_SIZE:
+                memo.clear()
+            scored = self._scores(title, abstract, settings)
+            chosen = memo[title_kind, abstract_kind] = tuple(choose_topics(scored, settings))
         return chosen
 
 
@@ -524,6 +551,14 @@ def paper_terms(text: str) -> list[str]:
     return terms
 
 
+def term_set(text: str) -> set[str]:
+    """The distinct terms of `paper_terms(text)` (built without a Python loop per token)."""
+    folded = list(map(fold, TOKEN.findall(text)))
+    terms = {word for word in folded if len(word) >= 4}
+    terms.update([f"{a} {b}" for a, b in itertools.pairwise(folded) if a and b])
+    return terms
+
+
 def surface_forms(text: str) -> list[tuple[str, str]]:
     """(folded term, the text as written) for the terms of `paper_terms`, for labels."""
     forms: list[tuple[str, str]] = []
@@ -562,9 +597,12 @@ def term_index(
     a small edit only counts the papers that changed.
     """
     keys = {p.key for p in wanted}
-    others = [p for p in papers if p.key not in keys]
+    others = [(p, key) for p in papers if (key := p.key) not in keys]
     step = max(1, math.ceil(len(others) / DF_SAMPLE))
-    sample = [p for p in others if zlib.crc32(p.key.encode()) % step == 0] if step > 1 else others
+    if step > 1:
+        sample = [p for p, key in others if zlib.crc32(key.encode()) % step == 0]
+    else:
+        sample = [p for p, _ in others]
     scale = len(others) / len(sample) if sample else 0.0
     counts: dict[str, Counter[str]] = {}
     index = TermIndex()
@@ -601,7 +639,7 @@ def term_index(
 
 def distinct_terms(title: str, abstract: str) -> set[str]:
     """The terms of a paper, each once (what document frequencies count)."""
-    return {*paper_terms(title), *paper_terms(abstract)}
+    return term_set(title) | term_set(abstract)
 
 
 class SampleFrequencies:
@@ -648,17 +686,18 @@ def _count_terms(sample: Counter[tuple[str, str]]) -> Counter[str]:
     for (title, abstract), m in sample.items():
         by_abstract[abstract].append((title, m))
     df: Counter[str] = Counter()
+    count = df.get
     for abstract, titles in by_abstract.items():
-        common = set(paper_terms(abstract))
+        common = term_set(abstract)
         if len(titles) == 1 and titles[0][1] == 1:
-            df.update(common | set(paper_terms(titles[0][0])))
+            df.update(common | term_set(titles[0][0]))
             continue
         total = sum(m for _, m in titles)
         for term in common:
-            df[term] += total
+            df[term] = count(term, 0) + total
         for title, m in titles:
-            for term in set(paper_terms(title)) - common:
-                df[term] += m
+            for term in term_set(title) - common:
+                df[term] = count(term, 0) + m
     return df
 
 
@@ -722,23 +761,27 @@ def assign_topics(papers: Sequence[Paper], settings: TopicsSettings) -> Assignme
     """Every paper's topics: rules first (unless ``mode = "auto"``), then clusters, then Other."""
     result = Assignment()
     unplaced: list[Paper] = []
+    keys = [p.key for p in papers]  # a property that formats a string: read it once
     if settings.mode == "rules":
         matcher = taxonomy_matcher(settings.topics)
         for topic in settings.topics:
             result.topics[topic.slug] = topic_record(topic.slug, topic.name)
-        for paper in papers:
+        slugs: dict[tuple[int, ...], list[str]] = {}
+        for paper, key in zip(papers, keys, strict=True):
             chosen = matcher.choose(paper, settings)
-            result.papers[paper.key] = [settings.topics[t].slug for t in chosen]
+            if chosen not in slugs:
+                slugs[chosen] = [settings.topics[t].slug for t in chosen]
+            result.papers[key] = list(slugs[chosen])
             if not chosen:
                 unplaced.append(paper)
     else:
         unplaced = list(papers)
     if unplaced and (settings.mode == "auto" or settings.auto):
         _add_clusters(papers, unplaced, settings, result)
-    for paper in papers:
-        if not result.papers.get(paper.key):
+    for key in keys:
+        if not result.papers.get(key):
             result.topics.setdefault(OTHER, topic_record(OTHER, "Other"))
-            result.papers[paper.key] = [OTHER]
+            result.papers[key] = [OTHER]
     return result
 
 
