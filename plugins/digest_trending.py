@@ -72,6 +72,7 @@ from digest.config import Config, Options
 from digest.model import Paper
 from digest.pages import Page
 from digest.site import Site
+from plugins.digest_highlight import Memo
 
 NAME = "trending"
 WEIGHT_NAMES = ("base", "upvotes", "listings", "position", "velocity")
@@ -196,15 +197,18 @@ def _score_paper(
     undated_age: float | None,
 ) -> dict[str, Any]:
     w = settings.weights
-    upvotes = paper.upvotes
-    listings = len(paper.source_names)
+    sightings = paper.sightings
+    # What `Paper.upvotes` and `Paper.source_names` give, in one pass over the sightings.
+    votes = [s.upvotes for s in sightings if s.upvotes is not None]
+    upvotes = max(votes) if votes else None
+    listings = len({s.source for s in sightings})
     best: dict[str, int] = {}
-    for s in paper.sightings:
+    for s in sightings:
         if s.position is not None and s.position > 0:
             best[s.source] = min(s.position, best.get(s.source, s.position))
     positions = sorted((pos, source) for source, pos in best.items())
-    velocity, gain = _velocity(paper, history, today)
-    age = age_in_days(paper, today)
+    velocity, gain = _velocity(paper, history, today) if history is not None else (0.0, None)
+    age = None if paper.date is None else max(0, (today - paper.date).days)
     parts: dict[str, Any] = {
         "base": w["base"],
         "upvotes": w["upvotes"] * math.log1p(upvotes) if upvotes else 0.0,
@@ -257,13 +261,62 @@ def rank_papers(papers: list[Paper], site: Site, settings: TrendingSettings) -> 
     undated = settings.undated_age_days
     if undated is None:
         undated = median_age(papers, site.date)
-    scored = {p.key: _score_paper(p, site.date, settings, history, undated) for p in papers}
-    papers.sort(key=lambda p: (-scored[p.key]["score"], p.key))
-    for rank, paper in enumerate(papers, start=1):
-        info = scored[paper.key]
+    keys = [p.key for p in papers]  # a property that formats a string: read it once
+    memo = _score_memo(site.date, settings, history, undated)
+    scored = {}
+    for paper, key in zip(papers, keys, strict=True):
+        if memo is None:
+            scored[key] = _score_paper(paper, site.date, settings, history, undated)
+            continue
+        sightings = tuple((s.source, s.position, s.upvotes) for s in paper.sightings)
+        previous = None
+        if history is not None and any(upvotes is not None for _, _, upvotes in sightings):
+            previous = history.previous_upvotes(key)
+        inputs = (sightings, paper.date, previous)
+        info = memo.get(inputs)
+        if info is None:
+            info = memo.put(inputs, _score_paper(paper, site.date, settings, history, undated))
+        # A copy: the rank and badge are added to it, and the caller may change it.
+        scored[key] = {**info, "parts": dict(info["parts"])}
+    order = sorted(range(len(papers)), key=lambda i: (-scored[keys[i]]["score"], keys[i]))
+    papers[:] = [papers[i] for i in order]
+    for rank, i in enumerate(order, start=1):
+        paper, info = papers[rank - 1], scored[keys[i]]
         info["rank"] = rank
         info["badge"] = rank <= settings.badge_top
         paper.data[NAME] = info
+
+
+# Scores by what they depend on, kept between builds: the preview server rebuilds in one
+# process, and most papers' sightings and dates do not change between two rebuilds.
+_SCORE_MEMOS: dict[tuple[Any, ...], Memo[tuple[Any, ...], dict[str, Any]]] = {}
+
+
+def _score_memo(
+    today: dt.date, settings: TrendingSettings, history: UpvoteHistory | None, undated: float
+) -> Memo[tuple[Any, ...], dict[str, Any]] | None:
+    """The memo of scores for a build date, settings, history date and undated age (a
+    paper's own inputs are the memo's keys); None when they cannot be a key."""
+    since = getattr(history, "previous_date", None) if history is not None else None
+    group = (
+        today,
+        settings.gravity,
+        settings.half_life_days,
+        settings.undated_age_days,
+        tuple(sorted(settings.weights.items())),
+        undated,
+        history is not None,
+        since,
+    )
+    try:
+        memo = _SCORE_MEMOS.get(group)
+    except TypeError:  # an unhashable previous_date
+        return None
+    if memo is None:
+        if len(_SCORE_MEMOS) >= 4:
+            _SCORE_MEMOS.clear()
+        memo = _SCORE_MEMOS[group] = Memo()
+    return memo
 
 
 @hookimpl(tryfirst=True)
