@@ -285,14 +285,14 @@ class Scanner:
         if len(lower) != len(text):
             return _count(index for _, _, index in self.scan(text))
         # Without groups, findall gives the matched texts themselves, with no match
-        # objects; counting texts first keeps the order of first matches.
+        # objects.
         counts: dict[int, int] = {}
         known = self._known
-        for matched, n in _count(self._exact.findall(lower)).items():
+        for matched in self._exact.findall(lower):
             index = known.get(matched)
             if index is None:
                 index = self._identify(matched)
-            counts[index] = counts.get(index, 0) + n
+            counts[index] = counts.get(index, 0) + 1
         return counts
 
     def _identify(self, matched: str) -> int:
