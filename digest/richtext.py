@@ -112,7 +112,8 @@ def _segments(text: str, math: bool, links: bool) -> list[tuple[str, int, int, s
     """Split text into ("text", start, end, ""), ("math", s, e, mathml), ("link", s, e, url)
     and ("em"/"/em", …) pieces, in order."""
     spans: list[tuple[int, int, str, str]] = []
-    if math:
+    # Most titles and abstracts have no "$", no "://" and no "*": skip the searches then.
+    if math and "$" in text:
         for m in MATH_SPAN.finditer(text):
             mathml = latex_to_mathml(m.group(1))
             if mathml is not None:
@@ -136,7 +137,9 @@ def _segments(text: str, math: bool, links: bool) -> list[tuple[str, int, int, s
 def find_urls(text: str) -> list[tuple[int, int, str]]:
     """Every http(s) URL in `text` as (start, end, url), without trailing punctuation
     (and without a closing bracket that has no opening one in the URL)."""
-    found = []
+    found: list[tuple[int, int, str]] = []
+    if "://" not in text:
+        return found
     for m in _URL.finditer(text):
         url = m.group(0)
         while url:
@@ -153,6 +156,8 @@ def find_urls(text: str) -> list[tuple[int, int, str]]:
 
 
 def _emphasis_pieces(text: str, start: int, end: int) -> list[tuple[str, int, int, str]]:
+    if text.find("*", start, end) < 0:
+        return [("text", start, end, "")]
     pieces: list[tuple[str, int, int, str]] = []
     pos = start
     for m in _EMPHASIS.finditer(text, start, end):
@@ -202,4 +207,6 @@ def render_rich_text(
 
 def plain_text(text: str) -> str:
     """The text with emphasis markers removed (for meta descriptions, feeds, search)."""
+    if "*" not in text:
+        return text
     return _EMPHASIS.sub(r"\1", text)
