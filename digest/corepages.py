@@ -17,7 +17,7 @@ from markupsafe import Markup, escape
 from digest.bibtex_export import citation_keys, paper_bibtex
 from digest.model import Paper
 from digest.pages import Page, paginate
-from digest.related import related_papers
+from digest.related import RelatedIndex
 from digest.render import marks_for
 from digest.richtext import find_urls, plain_text, render_rich_text
 from digest.site import Site
@@ -44,6 +44,7 @@ LINK_LABELS = {
     "project": "Project page",
     "source": "Source page",
 }
+_LINK_ORDER = {kind: i for i, kind in enumerate(LINK_LABELS)}
 
 
 def core_pages(site: Site) -> Iterator[Page]:
@@ -76,16 +77,19 @@ def home_pages(site: Site) -> Iterator[Page]:
 
 def paper_pages(site: Site) -> Iterator[Page]:
     """One page per paper, with its links, related papers and citation."""
-    related = related_papers(site.papers, RELATED_COUNT)
+    # Each paper's related papers are found when its page is rendered (by then on every
+    # core); the index they are found in is made here, once.
+    related = RelatedIndex(site.papers)
     keys = citation_keys(site)
     for paper in [*site.papers, *site.archived]:
+        links = paper_links(paper)
         yield Page(
             site.paper_url(paper),
             "paper.html",
             plain_text(paper.title),
             {
                 "paper": paper,
-                "links": paper_links(paper),
+                "links": links,
                 "sightings": [
                     {
                         "source": s.source,
@@ -96,12 +100,12 @@ def paper_pages(site: Site) -> Iterator[Page]:
                     }
                     for s in paper.sightings
                 ],
-                "related": related.get(paper.key, []),
+                "related": related.lazy(paper.key, RELATED_COUNT),
                 "citation_key": keys[paper.key],
                 # Made when the page is rendered, so the page set of a big site stays small.
                 "bibtex": LazyHTML(partial(_bibtex_html, site, paper)),
                 "abstract_html": LazyHTML(partial(_abstract_html, paper)),
-                "jsonld": LazyHTML(partial(_jsonld, site, paper)),
+                "jsonld": LazyHTML(partial(_jsonld, site, paper, links)),
             },
             description=plain_text(paper.abstract[:400]),
         )
@@ -130,20 +134,31 @@ def _abstract_html(paper: Paper) -> Markup:
     return render_rich_text(paper.abstract, marks_for(paper, "abstract"), links=True)
 
 
-def _jsonld(site: Site, paper: Paper) -> Markup:
-    return script_json(scholarly_article(site, paper))
+def _jsonld(site: Site, paper: Paper, links: list[dict[str, str]]) -> Markup:
+    return script_json(_scholarly_article(site, paper, links))
+
+
+# An http(s) URL that urlsplit would take apart as written: the host is non-empty and
+# plain ASCII, with no brackets, whitespace or control characters anywhere.
+_PLAIN_HTTP_URL = re.compile(
+    r"https?://[^/?#\[\]\s\x00-\x1f\x7f-\U0010ffff][^\[\]\s\x00-\x1f\x7f-\U0010ffff]*"
+)
 
 
 def is_http_url(url: str | None) -> bool:
     """True for an absolute http(s) URL with a host (never javascript:, data: …)."""
     if not url:
         return False
+    if _PLAIN_HTTP_URL.fullmatch(url):
+        return True
     parts = urlsplit(url)
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
 def code_url(text: str) -> str | None:
     """The first URL in `text` on a code host (github.com, gitlab.com, huggingface.co …)."""
+    if "://" not in text:  # (most abstracts)
+        return None
     for _, _, url in find_urls(text):
         host = (urlsplit(url).hostname or "").lower()
         if any(host == h or host.endswith("." + h) for h in CODE_HOSTS) and urlsplit(
@@ -169,8 +184,7 @@ def paper_links(paper: Paper) -> list[dict[str, str]]:
         source = next((s.url for s in paper.sightings if is_http_url(s.url)), None)
         if source:
             links["source"] = source
-    order = list(LINK_LABELS)
-    kinds = sorted(links, key=lambda k: (order.index(k) if k in order else len(order), k))
+    kinds = sorted(links, key=lambda k: (_LINK_ORDER.get(k, len(_LINK_ORDER)), k))
     return [
         {"kind": kind, "label": LINK_LABELS.get(kind, kind.capitalize()), "href": links[kind]}
         for kind in kinds
@@ -179,6 +193,10 @@ def paper_links(paper: Paper) -> list[dict[str, str]]:
 
 def scholarly_article(site: Site, paper: Paper) -> dict[str, Any]:
     """schema.org ScholarlyArticle data for a paper page's JSON-LD."""
+    return _scholarly_article(site, paper, paper_links(paper))
+
+
+def _scholarly_article(site: Site, paper: Paper, links: list[dict[str, str]]) -> dict[str, Any]:
     url = site.config.base_url + site.paper_url(paper)
     title = plain_text(paper.title)
     data: dict[str, Any] = {
@@ -197,7 +215,7 @@ def scholarly_article(site: Site, paper: Paper) -> dict[str, Any]:
         data["datePublished"] = paper.date.isoformat()
     if paper.abstract:
         data["abstract"] = plain_text(paper.abstract)
-    same_as = [link["href"] for link in paper_links(paper) if link["kind"] in ("abs", "doi")]
+    same_as = [link["href"] for link in links if link["kind"] in ("abs", "doi")]
     if same_as:
         data["sameAs"] = same_as
     if paper.arxiv_id:
@@ -219,13 +237,14 @@ _SCRIPT_UNSAFE = {
     "\u2028": "\\u2028",
     "\u2029": "\\u2029",
 }
+_SCRIPT_UNSAFE_RE = re.compile("[<>&\u2028\u2029]")
 
 
 def script_json(data: Any) -> Markup:
     """`data` as JSON that is safe inside a <script> element: no ``<``, ``>`` or ``&`` (so
     nothing can close the element or open a comment), nor line separators."""
     text = json.dumps(data, sort_keys=True, ensure_ascii=False)
-    return Markup(re.sub("[<>&\u2028\u2029]", lambda m: _SCRIPT_UNSAFE[m.group(0)], text))
+    return Markup(_SCRIPT_UNSAFE_RE.sub(lambda m: _SCRIPT_UNSAFE[m.group(0)], text))
 
 
 def archive_pages(site: Site) -> Iterator[Page]:

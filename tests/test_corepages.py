@@ -1,0 +1,74 @@
+"""The core pages' helpers: what they give must not depend on the shortcuts they take."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from digest.corepages import is_http_url
+
+
+def by_urlsplit(url: str | None) -> bool:
+    """`is_http_url` as first written: whatever urlsplit makes of the URL."""
+    if not url:
+        return False
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        None,
+        "",
+        "https://arxiv.org/abs/2401.00001",
+        "http://x",
+        "HTTPS://Example.org/",
+        "https:///path",
+        "https://?q",
+        "https://#f",
+        "https:// x.org/",
+        " https://x.org/",
+        "\x00https://x.org/",
+        "https://\nx.org/",
+        "https://x.org/a\tb",
+        "https://[::1]/",
+        "https://caf\u00e9.org/",
+        "javascript:alert(1)",
+        "data:text/html,x",
+        "//x.org/",
+        "http:x.org",
+        "https://x.org:99999/",
+        "https://user@x.org/",
+    ],
+)
+def test_is_http_url_agrees_with_urlsplit(url: str | None) -> None:
+    assert is_http_url(url) == by_urlsplit(url)
+
+
+def test_is_http_url_raises_where_urlsplit_does() -> None:
+    for url in ("https://[::1/", "https://x]/"):
+        with pytest.raises(ValueError):
+            by_urlsplit(url)
+        with pytest.raises(ValueError):
+            is_http_url(url)
+
+
+URL_PIECES = (
+    *("http", "https", "HTTP", "://", ":", "/", "?", "#", "[", "]", "@", "%", "a", "x.org"),
+    *("é", "\u2100", " ", "\t", "\n", "\x00", "\x7f"),
+)
+
+
+@given(st.builds("".join, st.lists(st.sampled_from(URL_PIECES), max_size=8)))
+def test_is_http_url_agrees_with_urlsplit_on_odd_input(url: str) -> None:
+    try:
+        expected = by_urlsplit(url)
+    except ValueError:
+        with pytest.raises(ValueError):
+            is_http_url(url)
+        return
+    assert is_http_url(url) == expected
