@@ -9,6 +9,8 @@ the same paper gets the same key on its page, in every .bib file and in the read
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -37,6 +39,14 @@ _STOP_WORDS = frozenset(
 _KEYS = "bibtex_keys"
 # Authors named in an entry before "and others" (a consortium paper lists thousands).
 MAX_AUTHORS = 100
+_NOT_KEY_CHAR = re.compile(r"[^a-z0-9]")
+_TITLE_WORD = re.compile(r"[^\W_]+")
+_AND = re.compile(r"\sand\s", re.IGNORECASE)
+_DOI_PREFIX = re.compile(r"^https?://(dx\.)?doi\.org/")
+_NOT_VERBATIM = re.compile(r"[\\{}\s]")
+# Citation key parts and entries are kept for papers whose fields are unchanged (a preview
+# server builds again after each edit): keyed by every field they are made from.
+CACHE_SIZE = 1 << 16
 
 
 def escape_bibtex(text: str) -> str:
@@ -75,27 +85,46 @@ def _balanced(latex: str) -> bool:
 
 
 def _ascii_word(text: str) -> str:
+    if text.isascii():  # (NFKD leaves ASCII as it is)
+        lower = text.lower()
+        return lower if lower.isalnum() else _NOT_KEY_CHAR.sub("", lower)
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]", "", ascii_text.lower())
+    return _NOT_KEY_CHAR.sub("", ascii_text.lower())
 
 
 def _key_base(paper: Paper) -> str:
     """``<first author's last name><year><first significant title word>``; without authors,
     ``<first title word><year><second title word>`` (``lec2024nerf``)."""
+    first = paper.authors[0] if paper.authors else ""
+    return _key_base_of(
+        first, paper.organization, paper.date.year if paper.date else None, paper.title
+    )
+
+
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def _key_base_of(first_author: str, organization: str | None, year: int | None, title: str) -> str:
     who = ""
-    if paper.authors and paper.authors[0].split():
-        who = _ascii_word(paper.authors[0].split()[-1])
-    elif paper.organization:
-        who = _ascii_word(paper.organization.split()[0])
-    year = str(paper.date.year) if paper.date else ""
-    words = [
-        w
-        for w in (_ascii_word(t) for t in re.findall(r"[^\W_]+", MATH_SPAN.sub(" ", paper.title)))
-        if len(w) > 1 and w not in _STOP_WORDS
-    ]
+    if first_author.split():
+        who = _ascii_word(first_author.split()[-1])
+    elif organization:
+        who = _ascii_word(organization.split()[0])
+    if "$" in title:
+        title = MATH_SPAN.sub(" ", title)
+    # Only the first two significant words are ever used.
+    words: list[str] = []
+    for token in _TITLE_WORD.findall(title):
+        word = _ascii_word(token)
+        if len(word) > 1 and word not in _STOP_WORDS:
+            words.append(word)
+            if len(words) == 2:
+                break
     if not who and words:
         who = words.pop(0)[:20]
-    return (who or "anon") + year + (words[0][:20] if words else "paper")
+    return (
+        (who or "anon")
+        + (str(year) if year is not None else "")
+        + (words[0][:20] if words else "paper")
+    )
 
 
 def citation_keys(site: Site) -> dict[str, str]:
@@ -104,8 +133,8 @@ def citation_keys(site: Site) -> dict[str, str]:
     A clash gets ``a``, ``b`` … appended, in paper-key order, so keys are stable.
     """
     keys: dict[str, str] | None = site.data.get(_KEYS)
-    papers = [*site.papers, *site.archived]
-    if keys is None or len(keys) != len(papers):
+    if keys is None or len(keys) != len(site.papers) + len(site.archived):
+        papers = [*site.papers, *site.archived]
         keys = {}
         taken: dict[str, int] = {}
         bases = {p.key: _key_base(p) for p in papers}
@@ -134,42 +163,76 @@ def _suffix(n: int) -> str:
     return letters
 
 
-def _author_field(paper: Paper) -> str | None:
+def _author_field(
+    authors: tuple[str, ...], hidden_authors: int, organization: str | None
+) -> str | None:
     names = []
-    for name in paper.authors[:MAX_AUTHORS]:
+    for name in authors[:MAX_AUTHORS]:
         # A name with " and " in it would be split into two authors: brace it.
         escaped = escape_bibtex(name)
-        names.append(f"{{{escaped}}}" if re.search(r"\sand\s", name, re.I) else escaped)
+        names.append(f"{{{escaped}}}" if _AND.search(name) else escaped)
     if names:
-        if paper.hidden_authors or len(paper.authors) > MAX_AUTHORS:
+        if hidden_authors or len(authors) > MAX_AUTHORS:
             names.append("others")
         return " and ".join(names)
-    if paper.organization:
-        return "{" + escape_bibtex(paper.organization) + "}"
+    if organization:
+        return "{" + escape_bibtex(organization) + "}"
     return None
 
 
 def bibtex_entry(paper: Paper, key: str, url: str | None = None) -> str:
     """One ``@misc`` entry for `paper` under citation `key`; `url` is used when the paper
     has no link of its own (pass its page's absolute URL)."""
-    fields: list[tuple[str, str]] = [("title", "{" + escape_bibtex_keeping_math(paper.title) + "}")]
-    author = _author_field(paper)
+    links = paper.links
+    return _entry(
+        paper.title,
+        tuple(paper.authors),
+        paper.hidden_authors,
+        paper.organization,
+        paper.date,
+        paper.arxiv_id,
+        paper.categories[0] if paper.categories else None,
+        links.get("doi"),
+        links.get("abs"),
+        links.get("source"),
+        key,
+        url,
+    )
+
+
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def _entry(
+    title: str,
+    authors: tuple[str, ...],
+    hidden_authors: int,
+    organization: str | None,
+    date: dt.date | None,
+    arxiv_id: str | None,
+    primary_class: str | None,
+    doi_link: str | None,
+    abs_link: str | None,
+    source_link: str | None,
+    key: str,
+    url: str | None,
+) -> str:
+    fields: list[tuple[str, str]] = [("title", "{" + escape_bibtex_keeping_math(title) + "}")]
+    author = _author_field(authors, hidden_authors, organization)
     if author:
         fields.append(("author", author))
-    if paper.date:
-        fields.append(("year", str(paper.date.year)))
-        fields.append(("month", _MONTHS[paper.date.month - 1]))
-    if paper.arxiv_id:
-        fields.append(("eprint", paper.arxiv_id))
+    if date:
+        fields.append(("year", str(date.year)))
+        fields.append(("month", _MONTHS[date.month - 1]))
+    if arxiv_id:
+        fields.append(("eprint", arxiv_id))
         fields.append(("archivePrefix", "arXiv"))
-        if paper.categories:
-            fields.append(("primaryClass", escape_bibtex(paper.categories[0])))
-    if paper.links.get("doi"):
-        doi = re.sub(r"^https?://(dx\.)?doi\.org/", "", paper.links["doi"])
+        if primary_class is not None:
+            fields.append(("primaryClass", escape_bibtex(primary_class)))
+    if doi_link:
+        doi = _DOI_PREFIX.sub("", doi_link)
         fields.append(("doi", _verbatim(doi)))
-    link = paper.links.get("abs") or paper.links.get("source") or url
-    if paper.arxiv_id and not paper.links.get("abs"):
-        link = f"https://arxiv.org/abs/{paper.arxiv_id}"
+    link = abs_link or source_link or url
+    if arxiv_id and not abs_link:
+        link = f"https://arxiv.org/abs/{arxiv_id}"
     if link:
         fields.append(("url", _verbatim(link)))
     body = ",\n".join(
@@ -182,7 +245,7 @@ def _verbatim(value: str) -> str:
     # url and doi are verbatim fields (biblatex, the url package): an escape would show up
     # in the output, so nothing is escaped; only braces and backslashes, which could end
     # the field, are dropped (a well-formed URL or DOI has none).
-    return re.sub(r"[\\{}\s]", "", value)
+    return _NOT_VERBATIM.sub("", value)
 
 
 _ENTRIES = "bibtex_export.entries"
