@@ -98,13 +98,30 @@ def _entry(feed: ET.Element, site: Site, paper: Paper) -> None:
 
 def sitemap(site: Site) -> bytes:
     """sitemap.xml listing every page that asks to be in it."""
-    urlset = ET.Element("urlset", {"xmlns": SITEMAP})
-    for page in site.pages:
-        if page.in_sitemap:
-            url = _sub(urlset, "url")
-            _sub(url, "loc", site.config.base_url + page.url)
-    ET.indent(urlset)
-    return ET.tostring(urlset, encoding="utf-8", xml_declaration=True)
+    base = site.config.base_url
+    locs = [_xml_text(base + page.url) for page in site.pages if page.in_sitemap]
+    if not locs:
+        empty = ET.Element("urlset", {"xmlns": SITEMAP})
+        return ET.tostring(empty, encoding="utf-8", xml_declaration=True)
+    # Written out directly (a big site has tens of thousands of URLs), byte for byte as
+    # ElementTree writes the same tree indented: see `_sitemap_by_elementtree` in the tests.
+    parts = ["<?xml version='1.0' encoding='utf-8'?>\n", f'<urlset xmlns="{SITEMAP}">']
+    for loc in locs:
+        element = f"<loc>{_escape_text(loc)}</loc>" if loc else "<loc />"
+        parts.append(f"\n  <url>\n    {element}\n  </url>")
+    parts.append("\n</urlset>")
+    return "".join(parts).encode("utf-8", "xmlcharrefreplace")
+
+
+def _escape_text(text: str) -> str:
+    """Character data escaped as ElementTree escapes it."""
+    if "&" in text:
+        text = text.replace("&", "&amp;")
+    if "<" in text:
+        text = text.replace("<", "&lt;")
+    if ">" in text:
+        text = text.replace(">", "&gt;")
+    return text
 
 
 def robots_txt(site: Site) -> str:

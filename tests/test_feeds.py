@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from xml.etree import ElementTree as ET
 
 import bibtexparser
 import feedparser
@@ -13,8 +14,9 @@ import pytest
 
 from digest.build import BuildResult
 from digest.config import Config
-from digest.feeds import FEED_SIZE, atom_feed, robots_txt
+from digest.feeds import FEED_SIZE, atom_feed, robots_txt, sitemap
 from digest.model import Paper, Sighting
+from digest.pages import Page
 from digest.site import Site
 
 BASE_URL = "https://example.org/digest/"
@@ -126,3 +128,41 @@ def test_the_reading_list_data_matches_the_pages(demo_site: BuildResult) -> None
         assert item["u"] == site.paper_url(paper)
         assert (demo_site.outdir / item["u"] / "index.html").is_file()
         assert f"@misc{{{item['c']}," in bib
+
+
+def _sitemap_by_elementtree(site: Site) -> bytes:
+    """How sitemap.xml was written before it was written out directly."""
+    urlset = ET.Element("urlset", {"xmlns": "http://www.sitemaps.org/schemas/sitemap/0.9"})
+    for page in site.pages:
+        if page.in_sitemap:
+            url = ET.SubElement(urlset, "url")
+            loc = ET.SubElement(url, "loc")
+            loc.text = "".join(
+                ch for ch in site.config.base_url + page.url if ch not in INVALID_XML
+            )
+    ET.indent(urlset)
+    return ET.tostring(urlset, encoding="utf-8", xml_declaration=True)
+
+
+INVALID_XML = {chr(c) for c in [*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20)]} | {
+    "\ufffe",
+    "\uffff",
+}
+
+
+@pytest.mark.parametrize(
+    "urls",
+    [
+        [],
+        [""],
+        ["", "a/", "404.html"],
+        ["x&y/", "<b>/", "a>b/", "a\x00\x1fb/", "caf\u00e9/", "\ud800/", "a\rb\tc/", "]]>/"],
+    ],
+)
+def test_the_sitemap_is_what_elementtree_writes(urls: list[str]) -> None:
+    for base in ("https://example.org/sub/", ""):
+        site = make_site([])
+        site.config.base_url = base
+        site.pages = [Page(url, "t.html", "T") for url in urls]
+        site.pages.append(Page("hidden/", "t.html", "T", in_sitemap=False))
+        assert sitemap(site) == _sitemap_by_elementtree(site)
