@@ -18,7 +18,8 @@ longest wins (then the earliest, then the keyword listed first). Nothing is mark
 All phrases are compiled once into one regular expression (their words merged into a
 trie) and matched against the lowercased text; regex keywords get one case-insensitive
 expression of their own. Each title and abstract is scanned once per expression, so the
-cost is linear in the amount of text whatever the number of keywords.
+cost is linear in the amount of text whatever the number of keywords, and each text's
+marks are remembered (a preview server's rebuild only scans the texts that changed).
 
 Results
 -------
@@ -78,6 +79,7 @@ SCHEME_URL = re.compile(r"(?:https?://|ftp://|www\.)\S+", re.IGNORECASE)
 # The end of a bare domain name ("github.com"); `protected_positions` walks back to its
 # start, which is much faster than a regex trying every word start.
 DOMAIN_END = re.compile(r"\.(?:com|org|net|io|ai|edu|gov|cn|dev|app|co|uk|de|fr)(?!\w)")
+WORD_CHAR = re.compile(r"\w")
 COLOUR = re.compile(r"#[0-9a-fA-F]{3}(?:[0-9a-fA-F]{3})?|[a-zA-Z]{3,20}")
 VOWELS = "aeiou"
 PLURAL = "(?:s|es)?"
@@ -175,13 +177,19 @@ def _trie_regex(node: _Node) -> str:
 
 
 def _source(numbered: Sequence[tuple[int, Pattern]], overlapping: bool, named: bool = True) -> str:
-    """Regex source for the numbered patterns: their prefixes as a trie, a group each.
+    """Regex source for the numbered patterns at word starts: their prefixes as a trie, a
+    group each; with `overlapping`, as a lookahead (a match at every word start).
 
-    Without `named`, the patterns get no group of their own (a non-overlapping source has
-    no group at all; an overlapping one a single group around the match): each group
-    costs every match object a slot, which made match objects the main cost of a scan.
-    `Scanner` then tells which pattern matched from the matched text alone.
+    Without `named` there is no group at all: a group costs every match object a slot,
+    which made match objects most of a scan's cost. `Scanner` then tells which pattern
+    matched from the matched text alone.
     """
+    body = _body(numbered, named)
+    return rf"(?<!\w)(?={body})" if overlapping else rf"(?<!\w){body}"
+
+
+def _body(numbered: Sequence[tuple[int, Pattern]], named: bool) -> str:
+    """The patterns' trie, each ending at a word end, with no test of where they start."""
     root = _Node()
     for i, pattern in sorted(numbered, key=lambda item: (-item[1].length, item[0])):
         node = root
@@ -189,10 +197,20 @@ def _source(numbered: Sequence[tuple[int, Pattern]], overlapping: bool, named: b
             node = node.children.setdefault(char, _Node())
         tail = rf"(?P<k{i}>{pattern.tail})" if named else f"(?:{pattern.tail})"
         node.tails.append(rf"{tail}(?!\w)")
-    body = _trie_regex(root)
-    if overlapping:
-        return rf"(?<!\w)(?={body})" if named else rf"(?<!\w)(?=({body}))"
-    return rf"(?<!\w){body}"
+    return _trie_regex(root)
+
+
+def _at_word_starts(regex: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
+    r"""The match of `regex` at every word start where it matches: what ``(?<!\w)(?=…)``
+    finds, but the regex engine can skip ahead to the characters a pattern starts with,
+    where a leading lookbehind makes it try every position."""
+    search, word = regex.search, WORD_CHAR.match
+    m = search(text)
+    while m is not None:
+        start = m.start()
+        if start == 0 or word(text, start - 1) is None:
+            yield m
+        m = search(text, start + 1)
 
 
 # How many distinct matched texts a `Scanner` remembers the pattern of.
@@ -235,7 +253,9 @@ class Scanner:
 
     @functools.cached_property
     def _exact(self) -> re.Pattern[str]:
-        return re.compile(_source(self._phrases, self.overlapping, named=False))
+        if self.overlapping:  # for `_at_word_starts`
+            return re.compile(_body(self._phrases, named=False))
+        return re.compile(_source(self._phrases, overlapping=False, named=False))
 
     @functools.cached_property
     def _folded(self) -> re.Pattern[str]:
@@ -243,7 +263,9 @@ class Scanner:
 
     @functools.cached_property
     def _regexes(self) -> re.Pattern[str]:
-        return re.compile(_source(self._regex_keywords, self.overlapping), re.IGNORECASE)
+        if self.overlapping:  # for `_at_word_starts`
+            return re.compile(_body(self._regex_keywords, named=True), re.IGNORECASE)
+        return re.compile(_source(self._regex_keywords, overlapping=False), re.IGNORECASE)
 
     def spans(self, text: str) -> Iterator[tuple[int, int, int]]:
         """(start, end, pattern number) of every match in `text`."""
@@ -260,15 +282,21 @@ class Scanner:
             else:
                 found.extend(_spans(self._folded.finditer(text)))
         if self._regex_keywords:
-            found.extend(_spans(self._regexes.finditer(text)))
+            if self.overlapping:
+                found.extend(_spans(_at_word_starts(self._regexes, text)))
+            else:
+                found.extend(_spans(self._regexes.finditer(text)))
         return found
 
     def _scan_lower(self, lower: str) -> list[tuple[int, int, int]]:
         known = self._known
         found = []
-        group = 1 if self.overlapping else 0
-        for m in self._exact.finditer(lower):
-            start, end = m.start(), m.end(group)
+        if self.overlapping:
+            matches = _at_word_starts(self._exact, lower)
+        else:
+            matches = self._exact.finditer(lower)
+        for m in matches:
+            start, end = m.span()
             matched = lower[start:end]
             index = known.get(matched)
             if index is None:
