@@ -126,12 +126,23 @@ TEXT = st.lists(st.tuples(WORDS, SEPARATORS), max_size=30).map(
 )
 
 
+REGEXES = st.lists(
+    st.sampled_from(["la?ws?", r"gr\w*", r"(?<=-)net\w*", r"\d+d", r"c\+\+", r"\bpre"]),
+    max_size=2,
+)
+
+
 @settings(max_examples=300, deadline=None)
-@given(st.lists(PHRASE, min_size=1, max_size=8), st.lists(TEXT, min_size=1, max_size=4))
+@given(
+    st.lists(PHRASE, min_size=1, max_size=8),
+    REGEXES,
+    st.lists(TEXT, min_size=1, max_size=4),
+)
 def test_scanner_matches_the_named_group_regex_on_random_text(
-    phrases: list[str], texts: list[str]
+    phrases: list[str], regexes: list[str], texts: list[str]
 ) -> None:
     numbered = numbered_phrases(phrases)
+    numbered += [(len(numbered) + i, Pattern.regex_keyword(r)) for i, r in enumerate(regexes)]
     for overlapping in (False, True):
         scanner, reference = Scanner(numbered, overlapping), Reference(numbered, overlapping)
         for text in texts:
