@@ -20,6 +20,8 @@
   // The shard encoding this engine reads (digest/search.py FORMAT_VERSION).
   var FORMAT = 3;
   var NUMBER_OFFSET = 32;
+  // How many field vector elements an index keeps once computed (8 bytes each).
+  var WEIGHTS_KEPT = 4000000;
   var SURROGATES = 0xD800;
   var LOW_SURROGATES = 0xDC00;
   var SURROGATES_SIZE = 0x800;
@@ -196,7 +198,7 @@
       return {
         n: n, fields: fields, boosts: boosts, refs: docs.refs, terms: terms, numberOf: numberOf,
         offsets: offsets, docs: postingDocs, tfs: postingTfs, lengths: lengths, average: average,
-        idf: idf, scratch: null
+        idf: idf, scratch: null, weights: fields.map(function () { return new Map(); }), weighted: 0
       };
     }
 
@@ -308,11 +310,13 @@
       return -1;
     }
 
-    // Per-document working arrays of `query`, allocated once per index and left zeroed.
+    // Per-document working arrays of `evaluate`, allocated once per index and left zeroed.
     function scratch(store) {
       if (!store.scratch) {
         store.scratch = {
           order: new Int32Array(store.n),
+          fields: new Uint8Array(store.n),
+          matched: new Int32Array(store.n),
           dots: store.fields.map(function () { return new Float64Array(store.n); })
         };
       }
@@ -363,10 +367,13 @@
       // match data of a document is rebuilt from.
       var events = [];
       var work = scratch(store);
-      // For each matching document, the fields it matched in, in the order of the first
-      // match (3 bits a field: its number + 1): the order lunr sums the field scores in.
+      // For each matching document, the fields it matched in (a bit each), and in the order
+      // of their first match (3 bits a field: its number + 1): the order lunr sums the
+      // fields' scores in. `matched` lists the documents in the order of their first match.
       var order = work.order;
-      var matched = [];
+      var seen = work.fields;
+      var matched = work.matched;
+      var count = 0;
       fn.call(q, q);
       try {
         for (var i = 0; i < q.clauses.length; i++) {
@@ -399,11 +406,14 @@
                 collected[key] = true;
                 events.push(fi, t, expanded[j]);
                 var docs = store.docs[fi];
-                for (var p = store.offsets[fi][t]; p < store.offsets[fi][t + 1]; p++) {
+                var bit = 1 << fi;
+                for (var p = store.offsets[fi][t], end = store.offsets[fi][t + 1]; p < end; p++) {
                   var d = docs[p];
-                  var o = order[d];
-                  if (o === 0) matched.push(d);
-                  if (!hasDigit(o, fi + 1)) order[d] = o * 8 + fi + 1;
+                  var mask = seen[d];
+                  if (mask & bit) continue;
+                  if (mask === 0) matched[count++] = d;
+                  seen[d] = mask | bit;
+                  order[d] = order[d] * 8 + fi + 1;
                 }
               }
             }
@@ -422,9 +432,9 @@
         if (q.isNegated()) return negated(store, allRequired, allProhibited, context);
         var magnitudes = queryVectors.map(function (v) { return v.magnitude(); });
         dotProducts(store, queryVectors, work.dots);
-        var found = { docs: new Int32Array(matched.length), scores: new Float64Array(matched.length),
-                      fields: new Int32Array(matched.length), length: 0, context: context };
-        for (i = 0; i < matched.length; i++) {
+        var found = { docs: new Int32Array(count), scores: new Float64Array(count),
+                      fields: new Int32Array(count), length: 0, context: context };
+        for (i = 0; i < count; i++) {
           d = matched[i];
           if (!contains(allRequired, d) || contains(allProhibited, d)) continue;
           found.docs[found.length] = d;
@@ -433,20 +443,23 @@
         }
         return found;
       } finally {
-        for (i = 0; i < matched.length; i++) {
-          d = matched[i];
-          order[d] = 0;
-          for (fi = 0; fi < F; fi++) work.dots[fi][d] = 0;
-        }
+        clear(work, count);
+      }
+    }
+
+    // Zero what `evaluate` wrote in its working arrays (for the `count` documents matched).
+    function clear(work, count) {
+      var dots = work.dots;
+      for (var i = 0; i < count; i++) {
+        var d = work.matched[i];
+        var mask = work.fields[d];
+        for (var fi = 0; mask; fi++, mask >>= 1) if (mask & 1) dots[fi][d] = 0;
+        work.order[d] = 0;
+        work.fields[d] = 0;
       }
     }
 
     function add(a, b) { return a + b; }
-
-    function hasDigit(packed, digit) {
-      for (; packed; packed >>= 3) if ((packed & 7) === digit) return true;
-      return false;
-    }
 
     function unionInto(a, b) {
       if (a === EMPTY) return b;
@@ -516,22 +529,39 @@
         for (var e = 0; e < elements.length; e += 2) {
           var t = elements[e];
           var value = elements[e + 1];
-          for (var p = store.offsets[fi][t]; p < store.offsets[fi][t + 1]; p++) {
-            fieldDots[docs[p]] += value * weight(store, fi, t, p);
+          var start = store.offsets[fi][t];
+          var weights = weightsOf(store, fi, t);
+          for (var p = start, end = store.offsets[fi][t + 1]; p < end; p++) {
+            fieldDots[docs[p]] += value * weights[p - start];
           }
         }
       }
     }
 
+    // The field vector elements of a term's posting in a field (`weight`), kept once made:
+    // a query is asked again at every keystroke, and common words are in many documents.
+    function weightsOf(store, fi, t) {
+      var cached = store.weights[fi].get(t);
+      if (cached) return cached;
+      var start = store.offsets[fi][t];
+      var weights = new Float64Array(store.offsets[fi][t + 1] - start);
+      for (var p = 0; p < weights.length; p++) weights[p] = weight(store, fi, t, start + p);
+      if (store.weighted < WEIGHTS_KEPT) {
+        store.weights[fi].set(t, weights);
+        store.weighted += weights.length;
+      }
+      return weights;
+    }
+
     // lunr's document score: each matched field's similarity, summed in first-match order.
     function score(packed, d, dots, magnitudes) {
-      var digits = [];
-      for (; packed; packed >>= 3) digits.push((packed & 7) - 1);
-      var total = 0;
-      for (var i = digits.length - 1; i >= 0; i--) {
-        var fi = digits[i];
-        var s = dots[fi][d] / magnitudes[fi] || 0;
-        total = i === digits.length - 1 ? s : total + s;
+      var first = 0;
+      for (; packed; packed >>= 3) first = first * 8 + (packed & 7);
+      var fi = (first & 7) - 1;
+      var total = dots[fi][d] / magnitudes[fi] || 0;
+      for (first >>= 3; first; first >>= 3) {
+        fi = (first & 7) - 1;
+        total += dots[fi][d] / magnitudes[fi] || 0;
       }
       return total;
     }
@@ -736,7 +766,7 @@
   }
 
   // Fetches the manifest, the first tier, then (in the background) the rest. `current()` is
-  // the most complete index so far; `first()` the first tier's, kept for quick previews.
+  // the most complete index so far.
   // `fetchJSON(url)` returns a promise of parsed JSON.
   function createLoader(engine, fetchJSON, manifestUrl, rootUrl, onReady) {
     var first = null;
@@ -757,31 +787,22 @@
     });
     return {
       ready: firstReady,
-      current: function () { return full || first; },
-      first: function () { return first; }
+      current: function () { return full || first; }
     };
   }
 
-  // Answer a search message from the best index loaded; when that is the full index, first
-  // post a preview from the first tier (cheap) since a common word can take the full index
-  // a while. The page shows the preview only if the full answer is late.
+  // Answer a search message from the most complete index loaded. (Answers take a few
+  // milliseconds even over every abstract, so no first-tier preview is sent before them.)
   function answerWith(engine, loader, message, post) {
-    var state = loader.current();
-    var first = loader.first();
-    function reply(index, partial) {
-      var result;
-      try {
-        result = engine.search(index, message.q, message.limit);
-      } catch (e) {
-        result = { query: message.q, total: 0, results: [], error: String(e && e.message || e) };
-      }
-      result.id = message.id;
-      result.type = "results";
-      result.partial = partial;
-      post(result);
+    var result;
+    try {
+      result = engine.search(loader.current(), message.q, message.limit);
+    } catch (e) {
+      result = { query: message.q, total: 0, results: [], error: String(e && e.message || e) };
     }
-    if (state !== first) reply(first, true);
-    reply(state, false);
+    result.id = message.id;
+    result.type = "results";
+    post(result);
   }
 
   var api = { createEngine: createEngine, createLoader: createLoader, answerWith: answerWith };

@@ -12,7 +12,6 @@
   if (!box || !form || !input || !status || !list) return;
 
   var DEBOUNCE_MS = 120;
-  var PREVIEW_MS = 80;
   var LIMIT = 50;
   var SEPARATOR = /[\s\-]+/;
   function absolute(rel) { return new URL(rel, document.baseURI).href; }
@@ -31,7 +30,6 @@
   var loaded = false;
   var failed = false;
   var lastId = 0;
-  var previewTimer = null;
 
   function onMessage(message) {
     if (message.type === "ready") {
@@ -40,11 +38,7 @@
       // The abstracts arrived: answer the current query again, now over everything.
       if (input.value.trim()) search(input.value, false);
     } else if (message.type === "results") {
-      if (message.id !== lastId) return;
-      clearTimeout(previewTimer);
-      // A preview (first tier only) is shown only when the full answer is slow to come.
-      if (message.partial) previewTimer = setTimeout(function () { render(message); }, PREVIEW_MS);
-      else render(message);
+      if (message.id === lastId) render(message);
     } else if (message.type === "error") {
       failed = true;
       setStatus("Search is unavailable: the index could not be loaded.");
@@ -150,7 +144,7 @@
     var q = answer.query;
     if (!q) { setStatus(""); return; }
     if (answer.error) { setStatus("The search failed for “" + q + "”: " + answer.error); return; }
-    var note = answer.complete && !answer.partial ? "" : " in titles, authors and topics (abstracts to come)";
+    var note = answer.complete ? "" : " in titles, authors and topics (abstracts to come)";
     if (!answer.total) {
       setStatus("No results for “" + q + "”" + note + ". Check the spelling, use fewer words, " +
         "or try a prefix such as scal*.");
