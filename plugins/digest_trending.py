@@ -273,11 +273,14 @@ def rank_papers(papers: list[Paper], site: Site, settings: TrendingSettings) -> 
         if history is not None and any(upvotes is not None for _, _, upvotes in sightings):
             previous = history.previous_upvotes(key)
         inputs = (sightings, paper.date, previous)
-        info = memo.get(inputs)
-        if info is None:
-            info = memo.put(inputs, _score_paper(paper, site.date, settings, history, undated))
-        # A copy: the rank and badge are added to it, and the caller may change it.
-        scored[key] = {**info, "parts": dict(info["parts"])}
+        remembered = memo.get(inputs)
+        if remembered is None:
+            info = _score_paper(paper, site.date, settings, history, undated)
+            memo.put(inputs, (info["score"], info["why"], tuple(info["parts"].values())))
+        else:  # a new dict each time: the rank and badge are added to it
+            score, why, parts = remembered
+            info = {"score": score, "why": why, "parts": dict(zip(PARTS, parts, strict=True))}
+        scored[key] = info
     order = sorted(range(len(papers)), key=lambda i: (-scored[keys[i]]["score"], keys[i]))
     papers[:] = [papers[i] for i in order]
     for rank, i in enumerate(order, start=1):
@@ -289,12 +292,14 @@ def rank_papers(papers: list[Paper], site: Site, settings: TrendingSettings) -> 
 
 # Scores by what they depend on, kept between builds: the preview server rebuilds in one
 # process, and most papers' sightings and dates do not change between two rebuilds.
-_SCORE_MEMOS: dict[tuple[Any, ...], Memo[tuple[Any, ...], dict[str, Any]]] = {}
+# A score is kept as (score, why, the values of its parts, in the order of `PARTS`).
+_SCORE_MEMOS: dict[tuple[Any, ...], Memo[tuple[Any, ...], tuple[Any, ...]]] = {}
+PARTS = ("base", "upvotes", "listings", "position", "velocity", "points", "decay", "age_days")
 
 
 def _score_memo(
     today: dt.date, settings: TrendingSettings, history: UpvoteHistory | None, undated: float
-) -> Memo[tuple[Any, ...], dict[str, Any]] | None:
+) -> Memo[tuple[Any, ...], tuple[Any, ...]] | None:
     """The memo of scores for a build date, settings, history date and undated age (a
     paper's own inputs are the memo's keys); None when they cannot be a key."""
     since = getattr(history, "previous_date", None) if history is not None else None

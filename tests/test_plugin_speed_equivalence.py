@@ -16,6 +16,7 @@ import re
 import shutil
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import pytest
 from conftest import ALL_SOURCES, DATA, SEEDS
@@ -289,7 +290,7 @@ def test_sample_frequencies_match_a_fresh_count(seed_papers: list[Paper]) -> Non
 
 
 def test_remembered_trending_scores_match_fresh_ones(seed_papers: list[Paper]) -> None:
-    def ranked(papers: list[Paper], site: Site) -> list[tuple[str, dict[str, object]]]:
+    def ranked(papers: list[Paper], site: Site) -> list[tuple[str, dict[str, Any]]]:
         papers = [dataclasses.replace(p, data={}) for p in papers]
         trending.rank_papers(papers, site, trending.TrendingSettings())
         return [(p.key, p.data["trending"]) for p in papers]
@@ -305,8 +306,12 @@ def test_remembered_trending_scores_match_fresh_ones(seed_papers: list[Paper]) -
     papers[5] = bumped
     remembered = ranked(papers, site)
     trending._SCORE_MEMOS.clear()
-    assert remembered == ranked(papers, site)
+    fresh = ranked(papers, site)
+    assert remembered == fresh
     assert remembered != first
+    for (_, kept), (_, computed) in zip(remembered, fresh, strict=True):
+        assert list(kept) == list(computed)  # the same keys in the same order
+        assert list(kept["parts"]) == list(computed["parts"]) == list(trending.PARTS)
 
 
 def test_a_memo_hit_gives_a_fresh_dict(seed_papers: list[Paper]) -> None:
