@@ -17,8 +17,10 @@ a nightly build touches the newest one. Shards carry each paper's terms with the
 frequencies and the field lengths, not lunr's serialized field vectors: the vectors (a BM25
 float per term, field and paper) are most of a lunr index's size and depend on corpus-wide
 statistics, so every shard would change whenever any paper did. ``search-worker.js``
-computes them exactly as ``lunr.Builder#createFieldVectors`` does and hands
-``lunr.Index.load`` the very index lunr.js would have built from the same documents.
+computes them exactly as ``lunr.Builder#createFieldVectors`` does, builds the
+``lunr.Index`` lunr.js would have built from the same documents, and answers lunr's queries
+from flat typed arrays with the same results, scores and match data as ``lunr.Index#query``
+(which spends most of a common word's time on objects per matching paper).
 
 Tokens go through lunr.js's own pipeline, re-implemented here (tokenizer, trimmer, stop words,
 Porter stemmer) because lunr.py's differs in places (its stemmer turns "display" into

@@ -50,8 +50,9 @@
         tokenSet: null,
         pipeline: lunr.Pipeline.load(SEARCH_PIPELINE)
       });
-      // The field vectors and the token set are what lunr.Index.load would have made; the
-      // query below needs neither for plain terms, so they are made on first use.
+      // The field vectors and the token set are what lunr.Index.load would have made from
+      // what lunr.Builder makes; `query` needs neither (but for leading or inner wildcards
+      // and fuzzy terms), so they are made when first read.
       lazy(index, "fieldVectors", function () { return fieldVectors(store); });
       lazy(index, "tokenSet", function () { return trie(store.terms); });
       index.query = function (fn) { return query(store, index, fn); };
