@@ -17,7 +17,9 @@ and scores 0 when any of its ``exclude`` phrases occurs. The best-scoring topic 
 least ``min_score`` is the primary one (ties: taxonomy order); the next best, scoring at
 least ``min_score`` and ``secondary_ratio`` × the primary's score, are secondary, up to
 ``max_topics`` in all. Every keyword of every topic is compiled into one regular
-expression: each title and abstract is scanned once.
+expression: each title and abstract is scanned once. Each text's keyword counts, and the
+topics of each kind of paper, are remembered for the process's next builds (the preview
+server's), so a rebuild only scans what changed.
 
 A default taxonomy for machine-learning papers (`DEFAULT_TOPICS`) is used when site.toml
 defines no ``[[plugins.topics.topics]]``; with ``extend_defaults = true`` the site's topics
