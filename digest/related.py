@@ -13,8 +13,10 @@ import functools
 import math
 import re
 import sys
+from bisect import bisect_left, insort
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from itertools import chain
 from operator import itemgetter
 from typing import overload
@@ -112,25 +114,11 @@ class RelatedIndex:
     ) -> None:
         self.papers = list(papers)
         self.positions = {p.key: i for i, p in enumerate(self.papers)}
-        n = len(self.papers)
-        bags = [_bag(p.title, p.abstract) for p in self.papers]
-        df = Counter(chain.from_iterable(words for words, _ in bags))
-        idf = {term: math.log(n / count) for term, count in df.items() if 1 < count < n}
-        self.vectors = _vectors(bags, idf, terms_per_paper)
-        postings: dict[str, list[tuple[int, float]]] = {}
-        for i, vector in enumerate(self.vectors):
-            for term, weight in vector.items():
-                entry = postings.get(term)
-                if entry is None:
-                    postings[term] = [(i, weight)]
-                else:
-                    entry.append((i, weight))
-        for entry in postings.values():
-            if len(entry) > max_postings:
-                # The heaviest first, ties in paper order (a stable sort keeps it).
-                entry.sort(key=itemgetter(1), reverse=True)
-                del entry[max_postings:]
-        self.postings = postings
+        terms = _index_terms(
+            [_bag(p.title, p.abstract) for p in self.papers], terms_per_paper, max_postings
+        )
+        self.vectors = terms.vectors
+        self.postings = terms.capped
 
     def related(self, i: int, count: int = 5) -> list[Paper]:
         """Up to `count` papers most similar to the `i`-th, best first."""
@@ -193,32 +181,160 @@ class RelatedList(Sequence[Paper]):
         return f"RelatedList({self._papers()!r})"
 
 
-# The previous index's idf and vectors: a paper whose terms are unchanged, and none of whose
-# terms changed weight, keeps its vector (a preview server builds after each edit).
-_last_vectors: tuple[dict[str, float], int, dict[Bag, dict[str, float]]] | None = None
+@dataclass(frozen=True)
+class _Terms:
+    """The term statistics of one index. Never changed once made: the next index (a preview
+    server makes one after each edit) copies what it changes."""
+
+    bags: list[Bag]
+    limits: tuple[int, int]  # terms_per_paper, max_postings
+    df: Counter[str]
+    idf: dict[str, float]
+    vectors: list[dict[str, float]]
+    floors: list[Floor]
+    postings: dict[str, list[tuple[int, float]]]  # (paper, weight) in paper order
+    capped: dict[str, list[tuple[int, float]]]  # the heaviest max_postings of each
 
 
-def _vectors(bags: list[Bag], idf: dict[str, float], limit: int) -> list[dict[str, float]]:
-    global _last_vectors
-    known: dict[Bag, dict[str, float]] = {}
-    changed: set[str] = set()
-    last = _last_vectors  # (read once: another thread may be making an index too)
-    if last is not None and last[1] == limit:
-        old_idf, _, known = last
-        changed = {t for t in old_idf.keys() | idf.keys() if old_idf.get(t) != idf.get(t)}
+# What the last index was made from: most of it holds for the next one when a few papers
+# changed, and an unchanged paper keeps its vector if none of its terms changed weight.
+_last_terms: _Terms | None = None
+# Beyond this share of changed papers, the index is made afresh (still reusing vectors).
+_UPDATE_SHARE = 0.1
+
+
+def _index_terms(bags: list[Bag], terms_per_paper: int, max_postings: int) -> _Terms:
+    global _last_terms
+    last = _last_terms  # (read once: another thread may be making an index too)
+    limits = (terms_per_paper, max_postings)
+    terms = None
+    if last is not None and last.limits == limits and len(last.bags) == len(bags):
+        changed = [
+            i
+            for i, (new, old) in enumerate(zip(bags, last.bags, strict=True))
+            if new is not old and new != old
+        ]
+        if not changed:
+            terms = last
+        elif len(changed) <= _UPDATE_SHARE * len(bags):
+            terms = _updated_terms(last, bags, changed)
+    if terms is None:
+        terms = _fresh_terms(bags, limits, last)
+    _last_terms = terms
+    return terms
+
+
+def _fresh_terms(bags: list[Bag], limits: tuple[int, int], last: _Terms | None) -> _Terms:
+    n = len(bags)
+    df = Counter(chain.from_iterable(words for words, _ in bags))
+    idf = {term: math.log(n / count) for term, count in df.items() if 1 < count < n}
+    known: dict[Bag, tuple[dict[str, float], Floor]] = {}
+    reweighted: set[str] = set()
+    if last is not None and last.limits[0] == limits[0]:
+        known = dict(zip(last.bags, zip(last.vectors, last.floors, strict=True), strict=True))
+        old_idf = last.idf
+        reweighted = {t for t in old_idf.keys() | idf.keys() if old_idf.get(t) != idf.get(t)}
     vectors = []
+    floors = []
     for bag in bags:
-        vector = known.get(bag)
-        if vector is None or not changed.isdisjoint(bag[0]):
-            vector = _top_terms(bag, idf, limit)
+        old = known.get(bag)
+        if old is None or not _still_holds(bag, *old, reweighted, idf):
+            vector, floor = _top_terms(bag, idf, limits[0])
+        else:
+            vector, floor = old
         vectors.append(vector)
-    _last_vectors = (idf, limit, dict(zip(bags, vectors, strict=True)))
-    return vectors
+        floors.append(floor)
+    postings: dict[str, list[tuple[int, float]]] = {}
+    for i, vector in enumerate(vectors):
+        for term, weight in vector.items():
+            entry = postings.get(term)
+            if entry is None:
+                postings[term] = [(i, weight)]
+            else:
+                entry.append((i, weight))
+    capped = {term: _capped(entry, limits[1]) for term, entry in postings.items()}
+    return _Terms(bags, limits, df, idf, vectors, floors, postings, capped)
 
 
-def _top_terms(bag: Bag, idf: dict[str, float], limit: int) -> dict[str, float]:
+def _updated_terms(last: _Terms, bags: list[Bag], changed: list[int]) -> _Terms:
+    """`last` with the papers at `changed` positions given new bags: exactly what
+    `_fresh_terms` would make, in time about proportional to what changed."""
+    n = len(bags)
+    df = last.df.copy()
+    touched: set[str] = set()
+    for i in changed:
+        old_words, new_words = last.bags[i][0], bags[i][0]
+        df.subtract(old_words)
+        df.update(new_words)
+        touched.update(old_words, new_words)
+    idf = dict(last.idf)
+    for term in touched:
+        count = df[term]
+        if count <= 0:
+            del df[term]  # a fresh count would not have it
+        if 1 < count < n:
+            idf[term] = math.log(n / count)
+        else:
+            idf.pop(term, None)
+    reweighted = {t for t in touched if last.idf.get(t) != idf.get(t)}
+    limit = last.limits[0]
+    vectors = list(last.vectors)
+    floors = list(last.floors)
+    redo = set(changed)
+    if reweighted:
+        redo.update(
+            i
+            for i, bag in enumerate(bags)
+            if not reweighted.isdisjoint(bag[0])
+            and not _still_holds(bag, vectors[i], floors[i], reweighted, idf)
+        )
+    postings = dict(last.postings)
+    copied: set[str] = set()
+    moved: set[str] = set()
+
+    def entry_of(term: str) -> list[tuple[int, float]]:
+        if term not in copied:
+            copied.add(term)
+            postings[term] = list(postings.get(term, ()))
+        return postings[term]
+
+    for i in sorted(redo):
+        old_vector = last.vectors[i]
+        vector, floors[i] = _top_terms(bags[i], idf, limit)
+        vectors[i] = vector
+        if vector == old_vector:
+            continue
+        for term in old_vector:
+            entry = entry_of(term)
+            del entry[bisect_left(entry, i, key=itemgetter(0))]
+        for term, weight in vector.items():
+            insort(entry_of(term), (i, weight), key=itemgetter(0))
+        moved.update(old_vector, vector)
+    capped = dict(last.capped)
+    for term in moved:
+        if postings[term]:
+            capped[term] = _capped(postings[term], last.limits[1])
+        else:
+            del postings[term]
+            capped.pop(term, None)
+    return _Terms(bags, last.limits, df, idf, vectors, floors, postings, capped)
+
+
+def _capped(entry: list[tuple[int, float]], limit: int) -> list[tuple[int, float]]:
+    if len(entry) <= limit:
+        return entry
+    # The heaviest first, ties in paper order (a stable sort keeps it).
+    return sorted(entry, key=itemgetter(1), reverse=True)[:limit]
+
+
+# The lightest (weight, term) a paper's vector kept when it kept all `limit` it may; None
+# when it has fewer (then any term that gains a weight joins).
+Floor = tuple[float, str] | None
+
+
+def _top_terms(bag: Bag, idf: dict[str, float], limit: int) -> tuple[dict[str, float], Floor]:
     """The `limit` heaviest TF-IDF terms of one paper (among terms another paper shares),
-    normalized to unit length."""
+    normalized to unit length; and the lightest of them, see `Floor`."""
     words, counts = bag
     if max(counts, default=0) < len(_TF):
         weighted = [(idf[t] * _TF[c], t) for t, c in zip(words, counts, strict=True) if t in idf]
@@ -230,7 +346,36 @@ def _top_terms(bag: Bag, idf: dict[str, float], limit: int) -> dict[str, float]:
     weighted.sort(reverse=True)
     top = weighted[:limit]
     norm = math.sqrt(sum(w * w for w, _ in top)) or 1.0
-    return {term: w / norm for w, term in top}
+    floor: Floor = None
+    if len(top) >= limit:
+        floor = top[-1] if top else (math.inf, "")  # (a limit of 0 lets nothing in)
+    return {term: w / norm for w, term in top}, floor
+
+
+def _still_holds(
+    bag: Bag,
+    vector: dict[str, float],
+    floor: Floor,
+    reweighted: set[str],
+    idf: dict[str, float],
+) -> bool:
+    """Whether the paper's vector stays exactly the same now that the `reweighted` terms
+    have new weights (or none): true when none of them was kept and none now outweighs the
+    lightest kept term, so the same terms are kept with the same weights."""
+    words, counts = bag
+    for term in reweighted.intersection(words):
+        if term in vector:
+            return False
+        weight = idf.get(term)
+        if weight is None:
+            continue  # it was not kept, and now it cannot be
+        if floor is None:
+            return False
+        count = counts[words.index(term)]
+        tf = _TF[count] if count < len(_TF) else 1 + math.log(count)
+        if (weight * tf, term) > floor:
+            return False
+    return True
 
 
 _TF = [0.0, *(1 + math.log(tf) for tf in range(1, 64))]

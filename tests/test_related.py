@@ -146,16 +146,22 @@ def test_the_same_as_the_plain_method_also_after_edits() -> None:
     def text(k: int) -> str:
         return " ".join(rng.choices(vocabulary, k=k))
 
-    papers = [paper(f"{text(4)} {i}", text(30)) for i in range(400)]
-    for _ in range(6):
-        for count, per_paper, postings in ((5, 10, 50), (3, 4, 7)):
+    for count, per_paper, postings in ((5, 10, 50), (3, 4, 7)):
+        papers = [paper(f"{text(4)} {i}", text(30)) for i in range(400)]
+        for _ in range(12):
             expected = keys_of(reference_related(papers, count, per_paper, postings))
             assert keys_of(related_papers(papers, count, per_paper, postings)) == expected
-        edited = rng.randrange(len(papers))
-        papers[edited] = paper(papers[edited].title, papers[edited].abstract + " " + text(3))
-        papers[rng.randrange(len(papers))] = paper(f"new {text(3)}", text(20))
-        if rng.random() < 0.5:
-            papers.pop(rng.randrange(len(papers)))
+            change = rng.choice(["edit", "edit", "edit", "replace", "remove", "shuffle", "none"])
+            at = rng.randrange(len(papers))
+            if change == "edit":
+                papers[at] = paper(papers[at].title, papers[at].abstract + " " + text(3))
+                papers[-at] = paper(papers[-at].title, text(25))
+            elif change == "replace":
+                papers[at] = paper(f"new {text(3)}", text(20))
+            elif change == "remove":
+                papers.pop(at)
+            elif change == "shuffle":
+                rng.shuffle(papers)
 
 
 def test_a_paper_can_ask_for_its_own_related_papers_only() -> None:
