@@ -3,12 +3,14 @@ paper, date archives, about, search, the reading list and 404."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
+import gc
 import json
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -49,13 +51,17 @@ _LINK_ORDER = {kind: i for i, kind in enumerate(LINK_LABELS)}
 
 def core_pages(site: Site) -> Iterator[Page]:
     """Every core page of the site, in no particular order."""
-    yield from home_pages(site)
-    yield from paper_pages(site)
-    yield from archive_pages(site)
-    yield from about_page(site)
-    yield Page("search/", "search.html", "Search", nav="Search", nav_weight=90, in_sitemap=False)
-    yield reading_list_page()
-    yield Page("404.html", "404.html", "Page not found", in_sitemap=False)
+    with _collection_paused():
+        pages = [
+            *home_pages(site),
+            *_paper_pages(site),
+            *archive_pages(site),
+            *about_page(site),
+            Page("search/", "search.html", "Search", nav="Search", nav_weight=90, in_sitemap=False),
+            reading_list_page(),
+            Page("404.html", "404.html", "Page not found", in_sitemap=False),
+        ]
+    yield from pages
 
 
 def home_pages(site: Site) -> Iterator[Page]:
@@ -77,13 +83,35 @@ def home_pages(site: Site) -> Iterator[Page]:
 
 def paper_pages(site: Site) -> Iterator[Page]:
     """One page per paper, with its links, related papers and citation."""
+    with _collection_paused():
+        pages = _paper_pages(site)
+    yield from pages
+
+
+@contextlib.contextmanager
+def _collection_paused() -> Iterator[None]:
+    # Tens of thousands of page contexts, all kept, would set off full garbage collections
+    # of the whole heap (in a preview server: the last build's pages too) that cost more
+    # than making the pages; they create no reference cycles to collect.
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _paper_pages(site: Site) -> list[Page]:
     # Each paper's related papers are found when its page is rendered (by then on every
     # core); the index they are found in is made here, once.
     related = RelatedIndex(site.papers)
     keys = citation_keys(site)
+    pages = []
     for paper in [*site.papers, *site.archived]:
         links = paper_links(paper)
-        yield Page(
+        page = Page(
             site.paper_url(paper),
             "paper.html",
             plain_text(paper.title),
@@ -103,24 +131,28 @@ def paper_pages(site: Site) -> Iterator[Page]:
                 "related": related.lazy(paper.key, RELATED_COUNT),
                 "citation_key": keys[paper.key],
                 # Made when the page is rendered, so the page set of a big site stays small.
-                "bibtex": LazyHTML(partial(_bibtex_html, site, paper)),
-                "abstract_html": LazyHTML(partial(_abstract_html, paper)),
-                "jsonld": LazyHTML(partial(_jsonld, site, paper, links)),
+                "bibtex": LazyHTML(_bibtex_html, site, paper),
+                "abstract_html": LazyHTML(_abstract_html, paper),
+                "jsonld": LazyHTML(_jsonld, site, paper, links),
             },
             description=plain_text(paper.abstract[:400]),
         )
+        pages.append(page)
+    return pages
 
 
 class LazyHTML:
-    """HTML made only when a template outputs it (Jinja calls ``__html__``)."""
+    """HTML made only when a template outputs it (Jinja calls ``__html__``): what
+    ``make(*args)`` returns."""
 
-    __slots__ = ("_make",)
+    __slots__ = ("_args", "_make")
 
-    def __init__(self, make: Callable[[], str]):
+    def __init__(self, make: Callable[..., str], *args: Any):
         self._make = make
+        self._args = args
 
     def __html__(self) -> str:
-        return str(self._make())
+        return str(self._make(*self._args))
 
     def __str__(self) -> str:
         return self.__html__()
@@ -172,23 +204,38 @@ def paper_links(paper: Paper) -> list[dict[str, str]]:
     """The paper's outside links in reading order: arXiv, PDF, DOI, Code, Project page,
     Source page, then any other kind; arXiv links are made from the id when missing, and a
     code host URL found in the abstract becomes the Code link."""
-    links = {kind: href for kind, href in paper.links.items() if is_http_url(href)}
-    if paper.arxiv_id:
-        links.setdefault("abs", f"https://arxiv.org/abs/{paper.arxiv_id}")
-        links.setdefault("pdf", f"https://arxiv.org/pdf/{paper.arxiv_id}")
+    found = _links(
+        tuple(paper.links.items()),
+        paper.arxiv_id,
+        paper.abstract,
+        tuple(s.url for s in paper.sightings),
+    )
+    return [{"kind": kind, "label": label, "href": href} for kind, label, href in found]
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _links(
+    given: tuple[tuple[str, str], ...],
+    arxiv_id: str | None,
+    abstract: str,
+    sighting_urls: tuple[str | None, ...],
+) -> tuple[tuple[str, str, str], ...]:
+    # Kept for papers whose links, id, abstract and sightings are unchanged (a preview
+    # server builds again after each edit).
+    links = {kind: href for kind, href in given if is_http_url(href)}
+    if arxiv_id:
+        links.setdefault("abs", f"https://arxiv.org/abs/{arxiv_id}")
+        links.setdefault("pdf", f"https://arxiv.org/pdf/{arxiv_id}")
     if "code" not in links:
-        found = code_url(paper.abstract)
-        if found:
-            links["code"] = found
+        code = code_url(abstract)
+        if code:
+            links["code"] = code
     if "source" not in links:
-        source = next((s.url for s in paper.sightings if is_http_url(s.url)), None)
+        source = next((url for url in sighting_urls if is_http_url(url)), None)
         if source:
             links["source"] = source
     kinds = sorted(links, key=lambda k: (_LINK_ORDER.get(k, len(_LINK_ORDER)), k))
-    return [
-        {"kind": kind, "label": LINK_LABELS.get(kind, kind.capitalize()), "href": links[kind]}
-        for kind in kinds
-    ]
+    return tuple((kind, LINK_LABELS.get(kind, kind.capitalize()), links[kind]) for kind in kinds)
 
 
 def scholarly_article(site: Site, paper: Paper) -> dict[str, Any]:

@@ -45,7 +45,9 @@ _MATHML_ATTRIBUTES = frozenset({
 })
 # fmt: on
 _SAFE_VALUE = re.compile(r"^[\w .%+\-#]*$")
-_URL = re.compile(r"\bhttps?://[^\s<>\"'`{}|\\^\[\]]+", re.ASCII)
+# ``\bhttps?://…`` with the word boundary checked after the "http" (a look-behind), so the
+# search skips from one "http" to the next instead of trying every position.
+_URL = re.compile(r"http(?<![A-Za-z0-9_]http)s?://[^\s<>\"'`{}|\\^\[\]]+", re.ASCII)
 _TRAILING = frozenset(".,;:!?'\"*")
 _CLOSERS = {")": "(", "]": "[", "}": "{"}
 
