@@ -56,6 +56,8 @@ def escape_bibtex(text: str) -> str:
 
 def escape_bibtex_keeping_math(text: str) -> str:
     """Like `escape_bibtex`, but ``$…$`` spans with balanced braces stay LaTeX math."""
+    if "$" not in text:
+        return escape_bibtex(text)
     out: list[str] = []
     pos = 0
     for m in MATH_SPAN.finditer(text):
