@@ -780,6 +780,7 @@
         Promise.all(manifest.rest.map(function (path) { return fetchJSON(rootUrl + path); }))
           .then(function (rests) {
             full = engine.assemble(manifest, tier, rests);
+            first = null; // never queried again: let its arrays go
             onReady(full);
           })
           .catch(function () { /* the abstracts stay unsearched; titles still work */ });
