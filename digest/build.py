@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import gc
 import multiprocessing
 import os
 import time
@@ -427,6 +428,7 @@ def _build(
                 return result
     with _phase(result, "load", progress):
         papers, loaded = load_papers(config, pm)
+    _keep_for_good()
     site = result.site
     site.problems, site.sources = [*fetch_warnings, *loaded.problems], loaded.sources
     site.papers = newest_first(papers)
@@ -437,14 +439,16 @@ def _build(
     site.slugs = assign_slugs([*site.papers, *site.archived])
     _fail_on_problems(site.problems, strict)
     with atomic_output(target) as out, Background(out) as background:
-        enrich_and_collect(
-            site,
-            pm,
-            run.view,
-            lambda name: _phase(result, name, progress),
+
+        def after_plugins() -> None:
+            _keep_for_good()
             # The index needs the plugins' topics and keywords, not the pages.
-            after_plugins=lambda: background.start(search.write_index, site),
+            background.start(search.write_index, site)
+
+        enrich_and_collect(
+            site, pm, run.view, lambda name: _phase(result, name, progress), after_plugins
         )
+        _keep_for_good()
         with _phase(result, "render", progress):
             files = {rel: path.read_bytes() for rel, path in static_files(config)}
             files.update(search.runtime_files())
@@ -470,6 +474,18 @@ def _build(
         save_stamp(config, inputs, target, _summary(result))
     result.seconds = time.perf_counter() - run.started
     return result
+
+
+def _keep_for_good() -> None:
+    """Exempt everything made so far from garbage collection, for the rest of the build.
+
+    A build keeps what each phase makes (papers, plugin results, pages) to the end, so
+    the collector's full passes over that growing heap find nothing and cost more than
+    some phases; and in forked workers they would touch, and so copy, every inherited
+    page of memory. Only `digest build` does this: it exits when done.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _summary(result: BuildResult) -> dict[str, Any]:
