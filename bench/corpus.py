@@ -3,9 +3,11 @@
     python bench/corpus.py 10000 bench/out/corpus-10000      # writes papers.jsonl,
                                                              # daily.txt, search.txt, site.toml
 
-Each copy of a seed paper gets a unique title suffix, arXiv id, date (spread over the year
-before the build date) and upvote count, so merge, topics, trending and archives all have
-real work to do. The same N always gives the same bytes.
+Each copy of a seed paper gets a unique title suffix, a unique abstract (its sentences
+shuffled, plus one naming the copy), arXiv id, date (spread over the year before the build
+date) and upvote count, so merge, topics, trending, related papers, archives and search all
+have real work to do, and no cache of per-text results gets a hit a real digest would not.
+The same N always gives the same bytes.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import argparse
 import datetime as dt
 import json
 import random
+import re
 import sys
 from pathlib import Path
 
@@ -74,7 +77,7 @@ def corpus(n: int) -> list[dict[str, object]]:
                 "title": base.title + suffix,
                 "authors": list(base.authors),
                 "hidden_authors": base.hidden_authors,
-                "abstract": base.abstract,
+                "abstract": variant_abstract(base.abstract, copy, rng),
                 "date": date.isoformat(),
                 "arxiv_id": arxiv,
                 "arxiv_version": 1,
@@ -90,6 +93,20 @@ def corpus(n: int) -> list[dict[str, object]]:
             }
         )
     return records
+
+
+def variant_abstract(abstract: str, copy: int, rng: random.Random) -> str:
+    """The abstract of the `copy`-th copy of a paper: the original for the first, else its
+    sentences in another order and one more sentence naming the copy."""
+    if not copy:
+        return abstract
+    sentences = SENTENCE_END.split(abstract)
+    rng.shuffle(sentences)
+    words = " ".join(rng.choice(WORDS) for _ in range(3))
+    return " ".join([*sentences, f"We also study a {words} setting (variant {copy})."])
+
+
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 
 
 def daily_listing(records: list[dict[str, object]]) -> str:
