@@ -277,10 +277,9 @@ def _render_round(
             for written, reused, error, rendered in pool.imap_unordered(_render_forked, tasks):
                 if error:
                     raise BuildError(error)
-                out.count += written
-                out.reused += reused
+                out.absorb(written, reused)
                 cards.add(rendered)
-                done += written
+                done += len(written)
                 if progress:
                     progress(f"render {done}/{total}")
     finally:
@@ -302,7 +301,9 @@ def _render_workers(pages: int) -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
-def _render_forked(task: tuple[int, int]) -> tuple[int, int, str | None, dict[CardKey, bytes]]:
+def _render_forked(
+    task: tuple[int, int],
+) -> tuple[list[str], int, str | None, dict[CardKey, bytes]]:
     index, step = task
     assert _FORK_STATE is not None
     env, site, parent_out, pages, with_cards = _FORK_STATE
@@ -312,8 +313,8 @@ def _render_forked(task: tuple[int, int]) -> tuple[int, int, str | None, dict[Ca
     try:
         _render_slice(env, site, out, pages[index::step], with_cards)
     except BuildError as exc:
-        return out.count, out.reused, exc.message, {}
-    return out.count, out.reused, None, {k: v for k, v in cards.html.items() if k not in known}
+        return out.written, out.reused, exc.message, {}
+    return out.written, out.reused, None, {k: v for k, v in cards.html.items() if k not in known}
 
 
 def _render_slice(
@@ -471,7 +472,7 @@ def _build(
         run.history.commit()  # only now that the new site is published
     result.pages = len(site.pages)
     if inputs is not None:
-        save_stamp(config, inputs, target, _summary(result))
+        save_stamp(config, inputs, target, out.written, _summary(result))
     result.seconds = time.perf_counter() - run.started
     return result
 
@@ -539,13 +540,12 @@ class Background:
         try:
             written, reused, error = self.reply.recv()
         except EOFError:
-            written, reused, error = 0, 0, "the background job died without a word"
+            written, reused, error = [], 0, "the background job died without a word"
         self.process.join()
         self.process = None
         if error:
             raise BuildError(error)
-        self.out.count += written
-        self.out.reused += reused
+        self.out.absorb(written, reused)
 
     def __enter__(self) -> Background:
         return self
@@ -562,11 +562,11 @@ def _background_main(
     out = OutputDir(parent_out.path, parent_out.previous)
     try:
         job(site, out)
-        reply.send((out.count, out.reused, None))
+        reply.send((out.written, out.reused, None))
     except BuildError as exc:
-        reply.send((0, 0, exc.message))
+        reply.send(([], 0, exc.message))
     except Exception as exc:  # reported by the parent, which owns the build's errors
-        reply.send((0, 0, f"{getattr(job, '__module__', '')}: {type(exc).__name__}: {exc}"))
+        reply.send(([], 0, f"{getattr(job, '__module__', '')}: {type(exc).__name__}: {exc}"))
 
 
 def _fail_on_problems(problems: list[Problem], strict: bool) -> None:

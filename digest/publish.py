@@ -29,6 +29,7 @@ class OutputDir:
         self.previous = previous if previous is not None and previous.is_dir() else None
         self.count = 0
         self.reused = 0
+        self.written: list[str] = []  # relative paths, in the order written
         self._made: set[Path] = {path}
 
     def _target(self, rel: str) -> Path:
@@ -38,7 +39,15 @@ class OutputDir:
             parent.mkdir(parents=True, exist_ok=True)
             self._made.add(parent)
         self.count += 1
+        self.written.append(rel)
         return target
+
+    def absorb(self, written: list[str], reused: int) -> None:
+        """Count files another process wrote into this folder (a forked worker's
+        `written` and `reused`) as written here."""
+        self.count += len(written)
+        self.written.extend(written)
+        self.reused += reused
 
     def write_text(self, rel: str, text: str) -> None:
         """Write a UTF-8 text file at `rel` (a POSIX path below the output root)."""

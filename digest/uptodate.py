@@ -3,7 +3,7 @@
 A successful build leaves a stamp in ``<site>/.digest-cache/build.json``: a digest of
 everything the site is made from (see `site_inputs` and `inputs_digest`) and the size,
 modification time and inode of every file it published. The next build with the same
-inputs, whose output folder still holds exactly those files, has nothing to do, the way
+inputs, whose output folder still holds those files untouched, has nothing to do, the way
 ``make`` skips an up-to-date target; ``digest build --force`` builds anyway.
 
 Builds that record a history or write a report always run: recording a night is the
@@ -108,38 +108,39 @@ def load_stamp(config: Config) -> Stamp | None:
 
 
 def up_to_date(stamp: Stamp | None, inputs: str, output: Path) -> bool:
-    """Whether `output` holds exactly what the stamped build published from `inputs`."""
+    """Whether `output` still holds the files the stamped build published from `inputs`,
+    untouched (files added to the folder since are not looked for)."""
     if stamp is None or stamp.inputs != inputs or stamp.output != str(output):
         return False
     try:
-        return published_files(output) == stamp.files
+        return file_stamps(output, stamp.files) == stamp.files
     except OSError:
         return False
 
 
-def published_files(output: Path) -> dict[str, list[int]]:
-    """Every file below `output` with its size, modification time and inode."""
+def file_stamps(output: Path, files: Iterable[str]) -> dict[str, list[int]]:
+    """The size, modification time and inode of each of `files` below `output`."""
     found: dict[str, list[int]] = {}
-    root = str(output)
-    for folder, _, names in os.walk(root):
-        rel = os.path.relpath(folder, root)
-        for name in names:
-            st = os.stat(os.path.join(folder, name))
-            key = name if rel == "." else f"{rel}/{name}"
-            found[key.replace(os.sep, "/")] = [st.st_size, st.st_mtime_ns, st.st_ino]
+    root = f"{output}/"
+    for rel in files:
+        st = os.stat(root + rel)
+        found[rel] = [st.st_size, st.st_mtime_ns, st.st_ino]
     return found
 
 
-def save_stamp(config: Config, inputs: str, output: Path, summary: dict[str, Any]) -> None:
-    """Record a successful build (best effort: without a stamp the next build just runs)."""
-    stamp = {
-        "inputs": inputs,
-        "output": str(output),
-        "summary": summary,
-        "files": published_files(output),
-    }
+def save_stamp(
+    config: Config, inputs: str, output: Path, files: list[str], summary: dict[str, Any]
+) -> None:
+    """Record a successful build that published `files` (relative paths) into `output`
+    (best effort: without a stamp the next build just runs)."""
     path = config.root / STAMP
     try:
+        stamp = {
+            "inputs": inputs,
+            "output": str(output),
+            "summary": summary,
+            "files": file_stamps(output, sorted(files)),
+        }
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(stamp, sort_keys=True), encoding="utf-8")
     except OSError:
