@@ -927,6 +927,10 @@ class Preview:
                 )
                 model = Model(model.config, model.pm, site)
             changed = self._changed_templates(changes) if level == Level.RENDER else None
+            if level == Level.MODEL and self._retry == Level.NONE:
+                # Same templates, all rendered fine: no sample first. A page the new papers
+                # break is reported when it is rendered, and its last good version served.
+                changed = set()
             with timed(phases, "render"):
                 gen = self._prepare(model, changed)
         except Exception as exc:

@@ -430,6 +430,32 @@ def test_template_runtime_error_is_reported_with_its_line(serving: Any, site: Pa
     assert "MARK-1" in app.text("/papers/2510.00001/")
 
 
+def test_a_source_edit_that_breaks_a_page_is_reported_and_the_old_page_served(
+    serving: Any, site: Path
+) -> None:
+    """After a source edit, pages are rendered when asked for (no sample first): one the
+    new papers break is reported with its line, and its last good version stays served."""
+    (site / "theme/templates/paper.html").write_text(
+        PAPER_TEMPLATE + '{% block title %}{% if "BOOM" in paper.abstract %}{{ nope.x }}'
+        "{% endif %}{{ super() }}{% endblock %}\n",
+        encoding="utf-8",
+    )
+    app = serving()
+    events = app.events()
+    assert "MARK-1" in app.text("/papers/2510.00003/")
+    edit(site / "data/alpha.jsonl", "Abstract of paper 3.", "BOOM abstract of paper 3.")
+    events.next("reload")
+    page = app.text("/papers/2510.00003/")
+    assert "MARK-1" in page and "BOOM" not in page, "the last good page is still served"
+    problems = wait_until(lambda: app.preview.status()["problems"], what="the problem")
+    assert problems[0]["file"] == "theme/templates/paper.html"
+    assert problems[0]["line"] == 3 and "nope" in problems[0]["message"]
+    edit(site / "data/alpha.jsonl", "BOOM abstract of paper 3.", "Fixed abstract of paper 3.")
+    events.next("reload")
+    assert "Fixed abstract" in app.text("/papers/2510.00003/")
+    assert wait_until(lambda: not app.preview.status()["problems"], what="no problems")
+
+
 def test_broken_config_and_source_are_reported_and_cleared(serving: Any, site: Path) -> None:
     app = serving()
     events = app.events()
