@@ -1718,6 +1718,7 @@ class PreviewServer:
         self.builder: Builder | None = None
         self.httpd: PreviewHTTPServer | None = None
         self.workdir: Path | None = None
+        self._switch_interval: float | None = None
         self._serving = False
 
     def log(self, message: str) -> None:
@@ -1765,6 +1766,10 @@ class PreviewServer:
                 "machines; it is meant for local use only"
             )
         self.workdir = Path(tempfile.mkdtemp(prefix="digest-serve-")).resolve()
+        # The builder thread renders pages in the background; with Python's default 5 ms
+        # between thread switches, a request waits that long for each of its many turns.
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(SWITCH_INTERVAL)
         try:
             self.outdir.mkdir()
             self.httpd = bind(self.host, self.port, self)
@@ -1807,6 +1812,9 @@ class PreviewServer:
             self.httpd.server_close()
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
+        if self._switch_interval is not None:
+            sys.setswitchinterval(self._switch_interval)
+            self._switch_interval = None
 
     @contextlib.contextmanager
     def running(self) -> Iterator[PreviewServer]:
@@ -1820,6 +1828,10 @@ class PreviewServer:
             self.shutdown()
             thread.join(timeout=5)
             self.close()
+
+
+# Seconds a thread runs before another may take the interpreter (the default is 0.005).
+SWITCH_INTERVAL = 0.001
 
 
 def _interrupt(signum: int, frame: Any) -> None:
