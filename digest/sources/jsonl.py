@@ -14,8 +14,10 @@ other JSON readers.
 from __future__ import annotations
 
 import bisect
+import copy
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -202,7 +204,7 @@ class JsonlReader:
                 yield from _read_array(document, source)
                 return
             first = False
-            yield from _read_line(text, number, source)
+            yield from _remembered_line(text, number, source)
 
 
 def _first_line_object(text: str) -> Any:
@@ -220,6 +222,32 @@ def _read_array(text: str, source: Source) -> Iterator[Paper | Problem]:
         cursor.end()
     except JsonFault as fault:
         yield fault.problem(source.label)
+
+
+def _remembered_line(text: str, number: int, source: Source) -> Iterable[Paper | Problem]:
+    """`_read_line`, remembered: the preview server reads a whole file again after an edit
+    to one line, and every other line then costs a dictionary lookup and a copy (callers
+    may change the papers they get)."""
+    key = (hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest(), number, source.label)
+    hit = _REMEMBERED.get(key)
+    if hit is not None and hit[0] == source:
+        return [_copy(item) for item in hit[1]]
+    result = tuple(_read_line(text, number, source))
+    if len(_REMEMBERED) >= REMEMBERED_LINES:
+        _REMEMBERED.pop(next(iter(_REMEMBERED)))  # the oldest first
+    _REMEMBERED[key] = (source, result)
+    return result
+
+
+def _copy(item: Paper | Problem) -> Paper | Problem:
+    if isinstance(item, Paper):
+        return dataclasses.replace(item, links=dict(item.links), data=copy.deepcopy(item.data))
+    return item
+
+
+# (text digest, line number, source label) → (source, what the line gave).
+_REMEMBERED: dict[tuple[bytes, int, str], tuple[Source, tuple[Paper | Problem, ...]]] = {}
+REMEMBERED_LINES = 200_000
 
 
 def _read_line(text: str, number: int, source: Source) -> Iterator[Paper | Problem]:
