@@ -1025,3 +1025,25 @@ def test_sniff_says_no_to_other_text(text: str) -> None:
 def test_readers_of_modules_are_the_exported_ones() -> None:
     modules = [jsonl, arxiv_atom, arxiv_rss, hf_api, bibtex, csl_json, zotero_bbt, oai_pmh]
     assert [m.READER for m in modules] == structured.READERS
+
+
+def test_jsonl_remembered_lines_give_the_same_papers_and_fresh_copies() -> None:
+    """With lines remembered (as the preview server has them), reading a file again gives
+    what reading it afresh gives, the edited line's paper changed, and papers a caller
+    changed in place do not come back changed."""
+    demo = load("hf_daily_papers_2026-08-13.json").papers[:3]
+    lines = [json.dumps(p.to_json()) for p in demo]
+    edited = [lines[0], lines[1].replace(demo[1].title, "An edited title"), lines[2]]
+    jsonl.remember_lines()
+    try:
+        first = papers_of(read_text(jsonl.READER, "\n".join(lines)))
+        assert first == papers_of(read_text(jsonl.READER, "\n".join(lines)))
+        first[0].data["changed"] = True
+        first[0].links["abs"] = "https://example.org/changed"
+        again = papers_of(read_text(jsonl.READER, "\n".join(edited)))
+    finally:
+        jsonl.remember_lines(False)
+    fresh = papers_of(read_text(jsonl.READER, "\n".join(edited)))
+    assert again == fresh
+    assert again[1].title == "An edited title" and again[0].title == demo[0].title
+    assert "changed" not in again[0].data and again[0].links == demo[0].links

@@ -204,7 +204,10 @@ class JsonlReader:
                 yield from _read_array(document, source)
                 return
             first = False
-            yield from _remembered_line(text, number, source)
+            if _REMEMBER:
+                yield from _remembered_line(text, number, source)
+            else:
+                yield from _read_line(text, number, source)
 
 
 def _first_line_object(text: str) -> Any:
@@ -236,7 +239,7 @@ def _remembered_line(text: str, number: int, source: Source) -> Iterable[Paper |
     if len(_REMEMBERED) >= REMEMBERED_LINES:
         _REMEMBERED.pop(next(iter(_REMEMBERED)))  # the oldest first
     _REMEMBERED[key] = (source, result)
-    return result
+    return [_copy(item) for item in result]
 
 
 def _copy(item: Paper | Problem) -> Paper | Problem:
@@ -245,6 +248,16 @@ def _copy(item: Paper | Problem) -> Paper | Problem:
     return item
 
 
+def remember_lines(on: bool = True) -> None:
+    """Remember what each line gave from now on (the preview server, which reads a file
+    again after every edit, turns this on; a one-off build has no use for it)."""
+    global _REMEMBER
+    _REMEMBER = on
+    if not on:
+        _REMEMBERED.clear()
+
+
+_REMEMBER = False
 # (text digest, line number, source label) → (source, what the line gave).
 _REMEMBERED: dict[tuple[bytes, int, str], tuple[Source, tuple[Paper | Problem, ...]]] = {}
 REMEMBERED_LINES = 200_000
