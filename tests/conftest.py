@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from digest.build import BuildResult, build
+from digest.build import BuildResult, build, load_papers, prepare_config
+from digest.model import Paper
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "data"
@@ -43,6 +44,18 @@ path = "data/mila-publications.txt"
 """
 
 SiteFactory = Callable[..., Path]
+
+
+def load_seed_papers(folder: Path) -> list[Paper]:
+    """Every merged paper of the four seed listings, loaded as a site naming them (made in
+    `folder`) loads them."""
+    (folder / "data").mkdir()
+    for name in SEEDS:
+        shutil.copy(DATA / name, folder / "data" / name)
+    (folder / "site.toml").write_text(ALL_SOURCES, encoding="utf-8")
+    config, pm = prepare_config(folder / "site.toml")
+    papers, _ = load_papers(config, pm)
+    return papers
 
 
 @pytest.fixture

@@ -10,9 +10,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from conftest import ALL_SOURCES, DEMO_DATE, SEEDS
+from conftest import ALL_SOURCES, DEMO_DATE, SEEDS, load_seed_papers
 
-from digest.build import load_papers, prepare_config
 from digest.config import Config, load_config
 from digest.model import Paper, Sighting, newest_first
 from digest.richtext import render_rich_text
@@ -55,18 +54,7 @@ def settings_from(site_factory: Callable[..., Path], toml: str) -> tuple[Highlig
 @pytest.fixture(scope="module")
 def seed_papers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Paper]:
     """Every merged seed paper by title (loaded once for the module)."""
-    import shutil
-
-    from conftest import DATA
-
-    root = tmp_path_factory.mktemp("seeds")
-    (root / "data").mkdir()
-    for name in SEEDS:
-        shutil.copy(DATA / name, root / "data" / name)
-    (root / "site.toml").write_text(ALL_SOURCES, encoding="utf-8")
-    config, pm = prepare_config(root / "site.toml")
-    papers, _ = load_papers(config, pm)
-    return {p.title: p for p in papers}
+    return {p.title: p for p in load_seed_papers(tmp_path_factory.mktemp("seeds"))}
 
 
 def seed(papers: dict[str, Paper], start: str) -> Paper:

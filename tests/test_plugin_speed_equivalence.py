@@ -13,17 +13,15 @@ import datetime as dt
 import math
 import random
 import re
-import shutil
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pytest
-from conftest import ALL_SOURCES, DATA, SEEDS
+from conftest import load_seed_papers
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from digest.build import load_papers, prepare_config
 from digest.model import Paper, Sighting
 from digest.site import Site
 from plugins import digest_highlight as highlight
@@ -44,14 +42,7 @@ from plugins.digest_topics import (
 
 @pytest.fixture(scope="module")
 def seed_papers(tmp_path_factory: pytest.TempPathFactory) -> list[Paper]:
-    root = tmp_path_factory.mktemp("seeds")
-    (root / "data").mkdir()
-    for name in SEEDS:
-        shutil.copy(DATA / name, root / "data" / name)
-    (root / "site.toml").write_text(ALL_SOURCES, encoding="utf-8")
-    config, pm = prepare_config(root / "site.toml")
-    papers, _ = load_papers(config, pm)
-    return papers
+    return load_seed_papers(tmp_path_factory.mktemp("seeds"))
 
 
 def texts_of(papers: Iterable[Paper]) -> list[str]:

@@ -13,9 +13,8 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
-from conftest import ALL_SOURCES, DATA, DEMO_DATE, SEEDS
+from conftest import DATA, DEMO_DATE, load_seed_papers
 
-from digest.build import load_papers, prepare_config
 from digest.config import Config, load_config
 from digest.model import Paper, newest_first
 from digest.richtext import plain_text
@@ -64,14 +63,7 @@ def slugs(paper: Paper) -> list[str]:
 @pytest.fixture(scope="module")
 def seed_papers(tmp_path_factory: pytest.TempPathFactory) -> list[Paper]:
     """Every merged paper of the four seed listings, newest first (loaded once)."""
-    root = tmp_path_factory.mktemp("seeds")
-    (root / "data").mkdir()
-    for name in SEEDS:
-        shutil.copy(DATA / name, root / "data" / name)
-    (root / "site.toml").write_text(ALL_SOURCES, encoding="utf-8")
-    config, pm = prepare_config(root / "site.toml")
-    papers, _ = load_papers(config, pm)
-    return newest_first(papers)
+    return newest_first(load_seed_papers(tmp_path_factory.mktemp("seeds")))
 
 
 @pytest.fixture(scope="module")
