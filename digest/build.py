@@ -292,7 +292,7 @@ RENDER_PARTS_PER_WORKER = 8
 
 # What forked render workers inherit: set just before a pool forks, cleared after.
 _FORK_STATE: tuple[jinja2.Environment, Site, OutputDir, list[Page], bool] | None = None
-PARALLEL_MIN_PAGES = 2000
+PARALLEL_MIN_PAGES = 1000
 
 
 def _render_workers(pages: int) -> int:
