@@ -655,6 +655,14 @@ class SearchIndexer:
             return job == self._job and not self.closed
 
     def _run(self, job: int, model: Model) -> None:
+        # Pickling a big site for the child holds the interpreter for a few hundred ms:
+        # not while the browsers that were just told to reload fetch their pages.
+        deadline = time.monotonic() + SEARCH_DELAY
+        while time.monotonic() < deadline:
+            if not self._current(job):
+                self._finished(job)
+                return
+            time.sleep(0.02)
         staging = Path(tempfile.mkdtemp(prefix="search-", dir=self.workdir))
         try:
             files = self._in_child(job, model, staging)
@@ -668,9 +676,12 @@ class SearchIndexer:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
             shutil.rmtree(staging.parent / f"{staging.name}-tmp", ignore_errors=True)
-            with self._lock:
-                if job == self._job:
-                    self.idle.set()
+            self._finished(job)
+
+    def _finished(self, job: int) -> None:
+        with self._lock:
+            if job == self._job:
+                self.idle.set()
 
     def _in_child(self, job: int, model: Model, staging: Path) -> dict[str, bytes] | None:
         try:
@@ -1832,6 +1843,8 @@ class PreviewServer:
             self.close()
 
 
+# Seconds after a rebuild before its search index is started.
+SEARCH_DELAY = 0.5
 # Seconds a thread runs before another may take the interpreter (the default is 0.005).
 SWITCH_INTERVAL = 0.001
 
