@@ -106,10 +106,11 @@ def _key_base(paper: Paper) -> str:
 @functools.lru_cache(maxsize=CACHE_SIZE)
 def _key_base_of(first_author: str, organization: str | None, year: int | None, title: str) -> str:
     who = ""
-    if first_author.split():
-        who = _ascii_word(first_author.split()[-1])
-    elif organization:
-        who = _ascii_word(organization.split()[0])
+    author_names, organization_words = first_author.split(), (organization or "").split()
+    if author_names:
+        who = _ascii_word(author_names[-1])
+    elif organization_words:  # an organization of spaces alone is no name
+        who = _ascii_word(organization_words[0])
     if "$" in title:
         title = MATH_SPAN.sub(" ", title)
     # Only the first two significant words are ever used.

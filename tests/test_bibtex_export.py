@@ -96,6 +96,19 @@ def test_doi_and_url_are_verbatim() -> None:
     assert fields["url"] == "https://x.org/?a=1&b=%20"
 
 
+def test_an_organization_of_spaces_alone_names_no_one() -> None:
+    """A JSON Lines entry may give any string as the organization; spaces alone used to
+    crash the key (an IndexError) and so the build."""
+    papers = [
+        Paper(title="Blank Organisation Study", organization="   ", date=dt.date(2024, 1, 1)),
+        Paper(title="Named Lab Study", organization=" Mila Lab ", date=dt.date(2024, 2, 1)),
+    ]
+    assert sorted(citation_keys(make_site(papers)).values()) == [
+        "blank2024organisation",
+        "mila2024named",
+    ]
+
+
 def test_keys_are_unique_stable_and_ascii() -> None:
     papers = [
         Paper(title="The Curse of Diversity", authors=("Zhixuan Lin",), date=dt.date(2024, 5, 1)),
