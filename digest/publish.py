@@ -27,7 +27,6 @@ class OutputDir:
     def __init__(self, path: Path, previous: Path | None = None):
         self.path = path
         self.previous = previous if previous is not None and previous.is_dir() else None
-        self.count = 0
         self.reused = 0
         self.written: list[str] = []  # relative paths, in the order written
         self._made: set[Path] = {path}
@@ -38,14 +37,17 @@ class OutputDir:
         if parent not in self._made:
             parent.mkdir(parents=True, exist_ok=True)
             self._made.add(parent)
-        self.count += 1
         self.written.append(rel)
         return target
+
+    @property
+    def count(self) -> int:
+        """How many files were written (or reused) so far."""
+        return len(self.written)
 
     def absorb(self, written: list[str], reused: int) -> None:
         """Count files another process wrote into this folder (a forked worker's
         `written` and `reused`) as written here."""
-        self.count += len(written)
         self.written.extend(written)
         self.reused += reused
 

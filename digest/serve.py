@@ -380,7 +380,7 @@ class MemoryOutput(OutputDir):
 
     def write_bytes(self, rel: str, data: bytes) -> None:
         """Keep a binary file."""
-        self.count += 1
+        self.written.append(rel)
         self.files[rel] = data
 
 
