@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import gc
 import http.client
 import json
 import os
@@ -31,6 +32,7 @@ from digest.cli import main
 from digest.model import Paper
 from digest.serve import (
     SCRIPT_URL,
+    Collector,
     PreviewServer,
     ServeError,
     SourceCache,
@@ -805,6 +807,29 @@ def test_close_removes_the_temporary_folder(site: Path) -> None:
         assert workdir is not None
         wait_until(lambda: (workdir / "site" / "index.html").is_file(), what="the home page")
     assert not workdir.exists()
+
+
+def test_garbage_collection_is_paused_while_rebuilding_and_restored_on_close(
+    site: Path,
+) -> None:
+    """The collector is off from a rebuild's start until its pages are all rendered, then
+    on again with the survivors frozen; closing the server leaves it as it was."""
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    logs: list[str] = []
+    server = PreviewServer(site / "site.toml", port=0, date=DEMO_DATE, log=logs.append)
+    with server.running():
+        assert server.preview is not None
+        preview = server.preview
+        wait_until(lambda: preview.state == "idle", what="the first build's pages")
+        assert gc.isenabled() and gc.get_freeze_count() > 0
+        assert server.collector.paused == 0
+        gc.disable()  # as a rebuild leaves it until its pages are rendered
+        server.collector.paused = Collector.MAX_PAUSED
+        server.collector.pause()  # the next rebuild in a row collects first
+        assert server.collector.paused == 1 and not gc.isenabled()
+        server.collector.settle()
+        assert gc.isenabled() and server.collector.paused == 0
+    assert gc.isenabled() and gc.get_freeze_count() == 0
 
 
 # --------------------------------------------------------------------------- the pieces
