@@ -14,7 +14,6 @@ other JSON readers.
 from __future__ import annotations
 
 import bisect
-import copy
 import dataclasses
 import datetime as dt
 import hashlib
@@ -243,9 +242,7 @@ def _remembered_line(text: str, number: int, source: Source) -> Iterable[Paper |
 
 
 def _copy(item: Paper | Problem) -> Paper | Problem:
-    if isinstance(item, Paper):
-        return dataclasses.replace(item, links=dict(item.links), data=copy.deepcopy(item.data))
-    return item
+    return item.copy() if isinstance(item, Paper) else item
 
 
 def remember_lines(on: bool = True) -> None:
