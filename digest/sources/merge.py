@@ -52,13 +52,16 @@ def merge_papers(papers: Iterable[Paper]) -> list[Paper]:
 
 def _fold_titles_into_arxiv(groups: dict[str, list[Paper]]) -> None:
     """Move title-keyed records into the unique arXiv-keyed group with the same title."""
+    title_keys = [k for k in groups if k.startswith(_TITLE)]
+    if not title_keys:
+        return  # every record has an arXiv id: no title needs normalizing
     owner: dict[str, str | None] = {}
     for key, records in groups.items():
         if key.startswith(_ARXIV):
             for title in {normalize_title(p.title) for p in records}:
                 # A title claimed by two arXiv ids is ambiguous: None marks it.
                 owner[title] = key if owner.get(title, key) == key else None
-    for key in [k for k in groups if k.startswith(_TITLE)]:
+    for key in title_keys:
         target = owner.get(key.removeprefix(_TITLE))
         if target:
             groups[target].extend(groups.pop(key))
@@ -66,6 +69,8 @@ def _fold_titles_into_arxiv(groups: dict[str, list[Paper]]) -> None:
 
 def merge_records(records: list[Paper]) -> Paper:
     """Fold the records of one paper into one (rules in the module docstring)."""
+    if len(records) == 1:
+        return _alone(records[0])
     ordered = sorted(records, key=_record_order)
     first = ordered[0]
     with_authors = max(ordered, key=lambda p: (len(p.authors), p.hidden_authors))
@@ -87,6 +92,27 @@ def merge_records(records: list[Paper]) -> Paper:
         links=_first_wins(p.links for p in ordered),
         sightings=tuple(sorted((s for p in ordered for s in p.sightings), key=sighting_order)),
         data=_first_wins(p.data for p in ordered),
+    )
+
+
+def _alone(paper: Paper) -> Paper:
+    """`merge_records` of a paper seen once (most are): the same rules, without the sorts
+    and searches that only several records need."""
+    sightings = paper.sightings
+    return Paper(
+        title=paper.title,
+        authors=paper.authors,
+        hidden_authors=paper.hidden_authors,
+        abstract=paper.abstract,
+        abstract_truncated=paper.abstract_truncated,
+        organization=paper.organization or None,
+        date=paper.date or None,
+        arxiv_id=paper.arxiv_id or None,
+        arxiv_version=paper.arxiv_version,
+        categories=tuple(dict.fromkeys(paper.categories)),
+        links=dict(paper.links),
+        sightings=tuple(sorted(sightings, key=sighting_order)) if len(sightings) > 1 else sightings,
+        data=dict(paper.data),
     )
 
 
