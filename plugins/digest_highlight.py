@@ -258,6 +258,22 @@ class Scanner:
         return re.compile(_source(self._phrases, overlapping=False, named=False))
 
     @functools.cached_property
+    def _after_separator(self) -> re.Pattern[str] | None:
+        r"""`_exact` for `counts`, matching one more character: the non-word character
+        before the phrase (the text gets a leading space). A search with a leading
+        lookbehind runs the whole regex at every position; one whose first character is
+        from a plain set skips to the next such character in C, which made scans a fifth
+        faster. The set leaves out the ASCII word characters, and the lookbehind behind
+        that character (rarely reached) keeps out the other word characters.
+
+        The same matches as `_exact` when every phrase starts with a word character (None
+        otherwise): a match starting at a word start never needs the character before it
+        (a non-word one) to have ended the previous match, which ends at a word end."""
+        if self.overlapping or not all(WORD_CHAR.match(p.prefix) for _, p in self._phrases):
+            return None
+        return re.compile(r"[^0-9A-Za-z_](?<!\w)" + _body(self._phrases, named=False))
+
+    @functools.cached_property
     def _folded(self) -> re.Pattern[str]:
         return re.compile(_source(self._phrases, self.overlapping), re.IGNORECASE)
 
@@ -316,7 +332,12 @@ class Scanner:
         # objects.
         counts: dict[int, int] = {}
         known = self._known
-        for matched in self._exact.findall(lower):
+        after = self._after_separator
+        if after is None:
+            found = self._exact.findall(lower)
+        else:
+            found = [m[1:] for m in after.findall(" " + lower)]
+        for matched in found:
             index = known.get(matched)
             if index is None:
                 index = self._identify(matched)

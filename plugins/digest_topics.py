@@ -538,6 +538,23 @@ def fold(word: str) -> str:
     return word
 
 
+class _Folded(dict[str, str]):
+    """token → ``fold(token)``, filled on first sight: ``map(FOLDED.__getitem__, tokens)``
+    stays in C for the tokens seen before (the lru_cache's wrapper cost twice as much per
+    token, and a sample of 5,000 papers has two million tokens). Emptied when it holds
+    `FOLDED_SIZE` tokens, so it stays bounded whatever the site's vocabulary."""
+
+    def __missing__(self, token: str) -> str:
+        if len(self) >= FOLDED_SIZE:
+            self.clear()
+        folded = self[token] = fold(token)
+        return folded
+
+
+FOLDED_SIZE = 1 << 17
+FOLDED = _Folded()
+
+
 def paper_terms(text: str) -> list[str]:
     """The folded words (of four letters or more) and two-word phrases in `text`."""
     terms: list[str] = []
@@ -555,7 +572,7 @@ def paper_terms(text: str) -> list[str]:
 
 def term_set(text: str) -> set[str]:
     """The distinct terms of `paper_terms(text)` (built without a Python loop per token)."""
-    folded = list(map(fold, TOKEN.findall(text)))
+    folded = list(map(FOLDED.__getitem__, TOKEN.findall(text)))
     terms = {word for word in folded if len(word) >= 4}
     terms.update([f"{a} {b}" for a, b in itertools.pairwise(folded) if a and b])
     return terms
@@ -644,61 +661,112 @@ def distinct_terms(title: str, abstract: str) -> set[str]:
     return term_set(title) | term_set(abstract)
 
 
+class TermQuery:
+    """Some terms (as `term_set` writes them), found in a text without building its other
+    terms: the text's folded words are intersected with the words asked for, and its
+    adjacent pairs of folded words with the phrases asked for, both at C speed (making a
+    string for every two-word phrase of a text was most of the cost of `term_set`)."""
+
+    def __init__(self, terms: Iterable[str]):
+        self.words: set[str] = set()
+        self.pairs: dict[tuple[str, str], str] = {}
+        for term in terms:
+            first, space, second = term.partition(" ")
+            if space:
+                if first and second:  # `term_set` never pairs a stop word
+                    self.pairs[first, second] = term
+            elif len(term) >= 4:  # nor does it keep a shorter word
+                self.words.add(term)
+
+    def __bool__(self) -> bool:
+        return bool(self.words or self.pairs)
+
+    def found(self, text: str) -> set[str]:
+        """``term_set(text)`` & the terms asked for."""
+        folded = list(map(FOLDED.__getitem__, TOKEN.findall(text)))
+        hits = self.words.intersection(folded)
+        if self.pairs and len(folded) > 1:
+            pairs = self.pairs
+            hits.update([pairs[pair] for pair in pairs.keys() & itertools.pairwise(folded)])
+        return hits
+
+
 class SampleFrequencies:
     """Document frequencies over a sample of papers, updated from the last sample's.
 
-    A paper is its (title, abstract): its terms depend on nothing else. `lookup` counts
-    only the papers that joined or left the sample since the last call, unless most did;
-    a full count reads each distinct abstract once. Counts are exact integers, so they
-    are the same however they were reached.
+    A paper is its (title, abstract): its terms depend on nothing else. Only the terms
+    asked for are counted (a build asks for the terms of its few unplaced papers; counting
+    every term of every sampled paper cost most of a cold build's clustering, and memory),
+    and they are kept for the next call: `lookup` then counts them only in the papers that
+    joined or left the sample since (unless most did), and terms not asked for before only
+    in the sample. Counts are exact integers, so they are the same however they were reached.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._texts: Counter[tuple[str, str]] = Counter()
+        self._query = TermQuery(())
+        self._tracked: set[str] = set()
         self._df: Counter[str] = Counter()
 
     def lookup(self, texts: Sequence[tuple[str, str]], terms: Iterable[str]) -> dict[str, int]:
         """How many of the `texts` (papers as (title, abstract)) have each of `terms`
         (terms in none are left out)."""
         sample = Counter(texts)
+        wanted = set(terms)
         with self._lock:
             left, joined = self._texts - sample, sample - self._texts
             if 2 * (left.total() + joined.total()) > len(texts):
-                self._df = _count_terms(sample)
+                self._count(sample, wanted)
             else:
-                for (title, abstract), m in left.items():
-                    for term in distinct_terms(title, abstract):
+                query = self._query
+                for (title, abstract), m in left.items() if query else ():
+                    for term in query.found(title) | query.found(abstract):
                         remaining = self._df[term] - m
                         if remaining > 0:
                             self._df[term] = remaining
                         else:
                             del self._df[term]
-                for (title, abstract), m in joined.items():
-                    for term in distinct_terms(title, abstract):
+                for (title, abstract), m in joined.items() if query else ():
+                    for term in query.found(title) | query.found(abstract):
                         self._df[term] += m
+                missing = wanted - self._tracked
+                if len(self._tracked) + len(missing) > 4 * len(wanted) + 1000:
+                    self._count(sample, wanted)  # forget terms no longer asked for
+                elif missing:
+                    self._df.update(_count_terms(sample, TermQuery(missing)))
+                    self._tracked |= missing
+                    self._query = TermQuery(self._tracked)
             self._texts = sample
             df = self._df
-            return {term: df[term] for term in terms if term in df}
+            return {term: df[term] for term in wanted if term in df}
+
+    def _count(self, sample: Counter[tuple[str, str]], terms: set[str]) -> None:
+        self._tracked = terms
+        self._query = TermQuery(terms)
+        self._df = _count_terms(sample, self._query)
 
 
-def _count_terms(sample: Counter[tuple[str, str]]) -> Counter[str]:
-    """Document frequencies over `sample`, reading each distinct abstract once."""
+def _count_terms(sample: Counter[tuple[str, str]], query: TermQuery) -> Counter[str]:
+    """Document frequencies of the `query`'s terms over `sample`, reading each distinct
+    abstract once."""
+    df: Counter[str] = Counter()
+    if not query:
+        return df
     by_abstract: dict[str, list[tuple[str, int]]] = defaultdict(list)
     for (title, abstract), m in sample.items():
         by_abstract[abstract].append((title, m))
-    df: Counter[str] = Counter()
     count = df.get
     for abstract, titles in by_abstract.items():
-        common = term_set(abstract)
+        common = query.found(abstract)
         if len(titles) == 1 and titles[0][1] == 1:
-            df.update(common | term_set(titles[0][0]))
+            df.update(common | query.found(titles[0][0]))
             continue
         total = sum(m for _, m in titles)
         for term in common:
             df[term] = count(term, 0) + total
         for title, m in titles:
-            for term in term_set(title) - common:
+            for term in query.found(title) - common:
                 df[term] = count(term, 0) + m
     return df
 

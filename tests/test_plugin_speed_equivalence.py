@@ -313,3 +313,41 @@ def test_a_memo_hit_gives_a_fresh_dict(seed_papers: list[Paper]) -> None:
     again = [dataclasses.replace(p, data={}) for p in seed_papers[:5]]
     trending.rank_papers(again, site, trending.TrendingSettings())
     assert all(p.data["trending"]["parts"]["base"] == 1.0 for p in again)
+
+
+# --- counting only some terms ---------------------------------------------------------
+
+
+def test_a_term_query_finds_what_term_set_finds(seed_papers: list[Paper]) -> None:
+    texts = [*texts_of(seed_papers), "", "The networks' pre-training: it's “quoted”."]
+    everything = {t for text in texts for t in term_set(text)}
+    rng = random.Random(5)
+    some = set(rng.sample(sorted(everything), len(everything) // 10))
+    odd = {"gan", "", " network", "network ", "a b c", "Graph", "the model"}
+    for terms in (everything, some, some | odd):
+        query = topics.TermQuery(terms)
+        for text in texts:
+            assert query.found(text) == term_set(text) & terms, text
+
+
+def test_sample_frequencies_follow_the_terms_asked_for(seed_papers: list[Paper]) -> None:
+    frequencies = SampleFrequencies()
+    rng = random.Random(11)
+    texts = [(p.title, p.abstract) for p in seed_papers]
+    everything = sorted({t for ta in texts for t in topics.distinct_terms(*ta)})
+    sample = rng.sample(texts, len(texts) // 2)
+    for round_ in range(12):
+        if round_ % 2:  # a few papers change, so the counts are updated, not redone
+            sample = sample[2:] + rng.sample(texts, 2)
+        terms = set(rng.sample(everything, 200 if round_ % 3 else 5))
+        expected = Counter(t for ta in sample for t in topics.distinct_terms(*ta) if t in terms)
+        assert frequencies.lookup(sample, terms) == dict(expected)
+
+
+@pytest.mark.parametrize("phrases", [["(x)", "graph"], ["c++", "x-ray", "graph"], [".net", "net"]])
+def test_counts_after_a_separator_match_the_reference(phrases: list[str]) -> None:
+    numbered = numbered_phrases(phrases)
+    scanner, reference = Scanner(numbered, False), Reference(numbered, False)
+    for text in ["c++(x) graph", "(x)(x) .net net", "Graph-graphs x-rays", "graph", ".netgraph"]:
+        expected = dict(Counter(i for _, _, i in reference.spans(text)))
+        assert scanner.counts(text) == expected, text
