@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +129,7 @@ class CardCache:
     def __init__(self, env: jinja2.Environment):
         self.env = env
         self.html: dict[CardKey, bytes] = {}
+        self._paper_card: tuple[Any, Any] | None = None
 
     def fragment(self, site: Any, paper: Paper, show_abstract: bool = True) -> str:
         """The card of `paper`, rendered on first use."""
@@ -136,16 +137,52 @@ class CardCache:
         html = self.html.get(key)
         if html is not None:
             return html.decode("utf-8")
-        text = self.env.get_template("_card_fragment.html").render(
-            site=site,
-            page=FRAGMENT,
-            nav=(),
-            paper=paper,
-            heading=HEADING,
-            show_abstract=show_abstract,
-        )
+        paper_card = self._paper_card_macro(site)
+        if paper_card is None:
+            text = self.env.get_template("_card_fragment.html").render(
+                site=site,
+                page=FRAGMENT,
+                nav=(),
+                paper=paper,
+                heading=HEADING,
+                show_abstract=show_abstract,
+            )
+        else:
+            text = str(paper_card(paper, HEADING, show_abstract))
         self.html[key] = text.encode("utf-8")
         return text
+
+    def _paper_card_macro(self, site: Any) -> Any:
+        """The `paper_card` macro the default _card_fragment.html would call, imported once
+        per site rather than once per card; None when a theme replaces _card_fragment.html.
+
+        Importing _macros.html "with context" builds a new module for every card, which
+        cost about as much as rendering the card itself; every card is rendered in the
+        same context (`FRAGMENT`, no nav), so one module serves them all.
+        """
+        if self._paper_card is not None and self._paper_card[0] is site:
+            return self._paper_card[1]
+        template = self.env.get_template("_card_fragment.html")
+        default = themes_root() / "default" / "templates" / "_card_fragment.html"
+        macro = None
+        if template.filename is not None and Path(template.filename) == default:
+            macros = self.env.get_template("_macros.html")
+            module: Any = macros.make_module({"site": site, "page": FRAGMENT, "nav": ()})
+            macro = module.paper_card
+        self._paper_card = (site, macro)
+        return macro
+
+    def fragments(self, site: Any, papers: Iterable[Paper], show_abstract: bool = True) -> str:
+        """The cards of `papers`, one after another (each rendered on first use)."""
+        html = self.html
+        parts: list[bytes] = []
+        for paper in papers:
+            data = html.get((paper.key, id(paper), show_abstract))
+            if data is None:
+                self.fragment(site, paper, show_abstract)
+                data = html[(paper.key, id(paper), show_abstract)]
+            parts.append(data)
+        return b"".join(parts).decode("utf-8")
 
     def add(self, cards: dict[CardKey, bytes]) -> None:
         """Take cards rendered elsewhere (by a forked render worker)."""
@@ -193,18 +230,28 @@ def make_environment(config: Config, assets: Assets) -> jinja2.Environment:
     def absolute_url(target: str) -> str:
         return config.base_url + target
 
-    cards = CardCache(env)
+    cache = CardCache(env)
 
     @jinja2.pass_context
     def card(ctx: Any, paper: Paper, heading: str = "h2", show_abstract: bool = True) -> Markup:
         """A paper's card (``_card.html``), rendered once per build and re-rooted per page:
         a paper appears on many list pages, and its card does not depend on which."""
-        html = cards.fragment(ctx["site"], paper, show_abstract)
+        html = cache.fragment(ctx["site"], paper, show_abstract)
         prefix = "../" * ctx["page"].url.count("/")
         return Markup(html.replace(ROOT, prefix).replace(HEADING, escape(heading)))
 
-    card.cache = cards  # type: ignore[attr-defined]
-    env.globals.update(url=url, asset=asset, absolute_url=absolute_url, card=card)
+    @jinja2.pass_context
+    def cards(
+        ctx: Any, papers: Iterable[Paper], heading: str = "h2", show_abstract: bool = True
+    ) -> Markup:
+        """The cards of `papers` one after another, as `card` gives each: one call for a
+        whole list, as a template's call of `card` costs more than copying a cached card."""
+        html = cache.fragments(ctx["site"], papers, show_abstract)
+        prefix = "../" * ctx["page"].url.count("/")
+        return Markup(html.replace(ROOT, prefix).replace(HEADING, escape(heading)))
+
+    card.cache = cache  # type: ignore[attr-defined]
+    env.globals.update(url=url, asset=asset, absolute_url=absolute_url, card=card, cards=cards)
     env.filters.update(
         rich=rich_filter,
         plain=plain_text,

@@ -465,3 +465,29 @@ def test_a_five_line_template_overrides_the_header(
     assert [s.read_text() for s in scripts] == ["// our own\n"]
     assert list((out / "static").glob("extra.*.css"))
     assert list((out / "static").glob("style.*.css")), "other default static files remain"
+
+
+def test_cards_follow_an_overridden_paper_card_or_card_fragment(
+    site_factory: Callable[..., Path], build_site: Callable[..., BuildResult]
+) -> None:
+    default = REPO / "themes" / "default" / "templates"
+    macros = (default / "_macros.html").read_text(encoding="utf-8")
+    own_card = '{% macro paper_card(paper, heading="h2", show_abstract=true) %}<p class="own">'
+    own_card += "{{ paper.title }} in {{ site.config.title }}</p>{% endmacro %}"
+    macros = re.sub(r"{% macro paper_card.*?{% endmacro %}", lambda _: own_card, macros, flags=re.S)
+    fragment = '<p class="own-fragment">{{ paper.title }} · {{ url("") }}</p>'
+    own = ('<p class="own">Paper ', " scaling in Tiny &lt;Digest&gt;</p>")
+    own_fragment = ('<p class="own-fragment">Paper ', " · ../../../.././</p>")
+    for files, (start, end) in (
+        ({"theme/templates/_macros.html": macros}, own),
+        ({"theme/templates/_card_fragment.html": fragment}, own_fragment),
+    ):
+        root = site_factory(
+            SMALL_SITE.format(extra='theme_dir = "theme"'),
+            files={"data/papers.jsonl": jsonl(*tiny_papers()), **files},
+        )
+        out = build_site(root).outdir
+        home = (out / "index.html").read_text(encoding="utf-8")
+        day = (out / "archive/2025/10/03/index.html").read_text(encoding="utf-8")
+        assert start in home and '<article class="card"' not in home
+        assert re.search(re.escape(start) + r"[^<]*" + re.escape(end), day), day
