@@ -798,44 +798,45 @@ class Collector:
 
     A rebuild of a big site makes hundreds of thousands of objects while the last model is
     still alive, and the collector's full passes over that heap cost up to a second of a
-    10,000-paper source edit. So it is paused from the start of a rebuild until all its
-    pages are rendered; then one full pass frees what cycles there are and freezes the
-    survivors, which later passes then skip. Rebuilds that come faster than the pages
-    render must not keep it paused for good: every `MAX_PAUSED`-th one collects first.
+    10,000-paper source edit. So it is paused during a rebuild, and what the rebuild made
+    is frozen (later passes skip it: freezing costs nothing) before it resumes. When all of
+    a generation's pages are rendered, one full pass frees what cycles the frozen objects
+    hold; rebuilds that come faster than the pages render still get one every
+    `MAX_UNSETTLED`-th rebuild.
     """
 
-    MAX_PAUSED = 3
+    MAX_UNSETTLED = 10
 
     def __init__(self) -> None:
-        self.paused = 0
+        self.unsettled = 0
         self._enabled = gc.isenabled()
 
-    def pause(self) -> None:
-        """A rebuild starts."""
-        if self.paused >= self.MAX_PAUSED:
-            self._collect()
-            self.paused = 0
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Around a rebuild."""
+        if self.unsettled >= self.MAX_UNSETTLED:
+            self.settle()
         gc.disable()
-        self.paused += 1
+        try:
+            yield
+        finally:
+            gc.freeze()
+            gc.enable()
+            self.unsettled += 1
 
     def settle(self) -> None:
-        """Every page of the current generation is rendered: collect now, then resume."""
-        if self.paused:
-            self._collect()
-            self.paused = 0
-            gc.enable()
+        """Every page of the current generation is rendered: collect everything now."""
+        if self.unsettled:
+            gc.unfreeze()
+            gc.collect()
+            gc.freeze()
+            self.unsettled = 0
 
     def restore(self) -> None:
         """Leave the collector as it was found (the server is closing)."""
         gc.unfreeze()
-        if self._enabled:
-            gc.enable()
-
-    @staticmethod
-    def _collect() -> None:
-        gc.unfreeze()
-        gc.collect()
-        gc.freeze()
+        if not self._enabled:
+            gc.disable()
 
 
 class Level(enum.IntEnum):
@@ -958,9 +959,11 @@ class Preview:
         level = max(self.classify(changes), self._retry)
         if level == Level.NONE:
             return True
+        with self.collector.paused() if self.collector else contextlib.nullcontext():
+            return self._rebuild(level, changes)
+
+    def _rebuild(self, level: Level, changes: set[Path] | None) -> bool:
         started = time.perf_counter()
-        if self.collector is not None:
-            self.collector.pause()
         self.rebuilds += 1
         self.state = "building"
         reason = _describe_changes(changes, self.config_path.parent)

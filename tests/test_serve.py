@@ -812,23 +812,35 @@ def test_close_removes_the_temporary_folder(site: Path) -> None:
 def test_garbage_collection_is_paused_while_rebuilding_and_restored_on_close(
     site: Path,
 ) -> None:
-    """The collector is off from a rebuild's start until its pages are all rendered, then
-    on again with the survivors frozen; closing the server leaves it as it was."""
+    """The collector is off during a rebuild, whose objects are then frozen; a full pass
+    comes once the pages are rendered; closing the server leaves it as it was."""
     assert gc.isenabled() and gc.get_freeze_count() == 0
     logs: list[str] = []
     server = PreviewServer(site / "site.toml", port=0, date=DEMO_DATE, log=logs.append)
     with server.running():
-        assert server.preview is not None
         preview = server.preview
+        assert preview is not None
         wait_until(lambda: preview.state == "idle", what="the first build's pages")
         assert gc.isenabled() and gc.get_freeze_count() > 0
-        assert server.collector.paused == 0
-        gc.disable()  # as a rebuild leaves it until its pages are rendered
-        server.collector.paused = Collector.MAX_PAUSED
-        server.collector.pause()  # the next rebuild in a row collects first
-        assert server.collector.paused == 1 and not gc.isenabled()
-        server.collector.settle()
-        assert gc.isenabled() and server.collector.paused == 0
+        assert server.collector.unsettled == 0, "settled once every page was rendered"
+        frozen = gc.get_freeze_count()
+        with server.collector.paused():
+            assert not gc.isenabled()
+            junk = [[] for _ in range(1000)]
+        assert gc.isenabled() and gc.get_freeze_count() >= frozen + len(junk)
+        assert server.collector.unsettled == 1
+        server.collector.unsettled = Collector.MAX_UNSETTLED
+        with server.collector.paused():  # one rebuild too many without settling
+            assert server.collector.unsettled == 0
+        assert server.collector.unsettled == 1
+        rebuilds = preview.rebuilds
+        edit(site / "theme/templates/paper.html", "MARK-1", "MARK-2")
+        # Unsettled goes 1 → 2 when the rebuild ends, and to 0 once its pages are rendered.
+        wait_until(
+            lambda: preview.rebuilds > rebuilds and server.collector.unsettled == 0,
+            what="the rebuild and its pages",
+        )
+        assert gc.isenabled()
     assert gc.isenabled() and gc.get_freeze_count() == 0
 
 
