@@ -224,6 +224,13 @@ def make_environment(config: Config, assets: Assets) -> jinja2.Environment:
         return relative_url(page.url, target)
 
     @jinja2.pass_context
+    def root(ctx: Any) -> str:
+        """The way up from this page to the site root ("" at the top): `root() ~ target` is
+        `url(target)` for any target but the root itself (which is ``root() or "./"``)."""
+        page = ctx["page"]
+        return ROOT if page is FRAGMENT else "../" * page.url.count("/")
+
+    @jinja2.pass_context
     def asset(ctx: Any, rel: str) -> str:
         return url(ctx, assets.url_path(rel))
 
@@ -251,7 +258,9 @@ def make_environment(config: Config, assets: Assets) -> jinja2.Environment:
         return Markup(html.replace(ROOT, prefix).replace(HEADING, escape(heading)))
 
     card.cache = cache  # type: ignore[attr-defined]
-    env.globals.update(url=url, asset=asset, absolute_url=absolute_url, card=card, cards=cards)
+    env.globals.update(
+        url=url, root=root, asset=asset, absolute_url=absolute_url, card=card, cards=cards
+    )
     env.filters.update(
         rich=rich_filter,
         plain=plain_text,
