@@ -25,8 +25,11 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 import pytest
 
 from digest.build import BuildResult
+from digest.config import Config
 from digest.corepages import code_url, pagination, paper_links, script_json
 from digest.model import Paper, Sighting
+from digest.pages import Page
+from digest.render import FRAGMENT, ROOT, Assets, make_environment
 
 REPO = Path(__file__).resolve().parent.parent
 VNU_JAR = REPO / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
@@ -491,3 +494,14 @@ def test_cards_follow_an_overridden_paper_card_or_card_fragment(
         day = (out / "archive/2025/10/03/index.html").read_text(encoding="utf-8")
         assert start in home and '<article class="card"' not in home
         assert re.search(re.escape(start) + r"[^<]*" + re.escape(end), day), day
+
+
+def test_root_prefix_makes_the_links_url_makes() -> None:
+    config = Config(path=Path("/nowhere/site.toml"), root=Path("/nowhere"))
+    both = make_environment(config, Assets({})).from_string("{{ url(t) }}|{{ root() ~ t or './' }}")
+    for url in ("", "404.html", "a/", "a/b/c/", "a/b/page.html"):
+        for target in ("", "feed.xml", "topics/x/"):
+            made, joined = both.render(page=Page(url, "x.html", ""), t=target).split("|")
+            assert made == joined, (url, target)
+    # A cached card's links start at a placeholder for the root; url("") adds "./" to it.
+    assert both.render(page=FRAGMENT, t="feed.xml") == f"{ROOT}feed.xml|{ROOT}feed.xml"
