@@ -5,6 +5,10 @@ keeps only its few most distinctive terms (highest TF-IDF weight, among terms an
 paper shares), and an inverted index maps each term to the papers that kept it, capped at
 the heaviest `max_postings`. A paper's candidates are the papers found through its own
 terms, so the work is about n × terms_per_paper × max_postings: linear in n.
+
+Terms are ints (ids in a vocabulary) and every per-paper table is a flat array, so an
+index of 50,000 papers takes tens of megabytes, not hundreds, and the inner loops run
+over C arrays rather than dicts of strings.
 """
 
 from __future__ import annotations
@@ -13,12 +17,14 @@ import collections
 import functools
 import math
 import re
+import threading
+from array import array
 from bisect import bisect_left, insort
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import chain
-from operator import itemgetter
+from itertools import chain, compress, count, repeat
+from operator import floordiv, itemgetter, ne
 from typing import overload
 
 from digest.model import Paper
@@ -52,39 +58,134 @@ _STOP_WORDS = frozenset(
 
 
 # Term bags kept for papers whose title and abstract are unchanged (a preview server builds
-# again after each edit); under 1 kB each, since terms are shared.
+# again after each edit); about 0.5 kB each.
 BAG_CACHE_SIZE = 1 << 16
+# Past this many terms the vocabulary (and every bag holding its ids) starts afresh.
+VOCABULARY_SIZE = 1 << 20
+# Whitespace-separated pieces of text whose term ids are remembered while bags are made.
+CHUNK_CACHE_SIZE = 1 << 18
+# Stands in a kept-term slot a paper leaves empty (never a term id).
+_NO_TERM = 0xFFFFFFFF
+
+
+class _Vocabulary:
+    """Term ids: each distinct term gets the next int, for as long as this vocabulary is
+    used; and what each whitespace-separated piece of lowercased text seen holds."""
+
+    __slots__ = ("chunks", "ids", "lock", "names")
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.ids: dict[str, int] = {}
+        self.chunks = _ChunkTerms(self)
+        self.lock = threading.Lock()
+
+    def id_of(self, term: str) -> int:
+        """The id of `term`, given it now if it has none."""
+        found = self.ids.get(term)
+        if found is None:
+            with self.lock:  # (two builder threads must not give two terms one id)
+                found = self.ids.get(term)
+                if found is None:
+                    found = len(self.names)
+                    self.names.append(term)
+                    self.ids[term] = found
+        return found
+
+
+# What a piece with no term (a stop word, a number, punctuation) stands for.
+_NO_WORD = -1
+
+
+class _ChunkTerms(dict[str, int]):
+    """Lowercased text piece → its term's id, or `_NO_WORD`, or a compound key for a piece
+    with several terms (stop words left out). A text's terms are its pieces' terms: a word
+    never spans whitespace, and the plural rule (which looks three characters back) only
+    ever drops an "s" at a piece's start that no word holds. Most pieces are one word, so
+    a text's terms are counted by looking each piece up, in C, with no list per piece.
+
+    Made afresh for each index (then dropped: bags are cached, pieces need not be), and
+    remembers at most `CHUNK_CACHE_SIZE` pieces."""
+
+    __slots__ = ("_vocabulary", "compounds")
+
+    def __init__(self, vocabulary: _Vocabulary) -> None:
+        super().__init__()
+        self._vocabulary = vocabulary
+        # The terms of each piece with several, by -2 - key.
+        self.compounds: list[tuple[int, ...]] = []
+
+    def __missing__(self, chunk: str) -> int:
+        vocabulary = self._vocabulary
+        words = [w for w in _WORD.findall(_PLURAL.sub("", chunk)) if w not in _STOP_WORDS]
+        if not words:
+            key = _NO_WORD
+        elif len(words) == 1:
+            key = vocabulary.id_of(words[0])
+        else:
+            terms = tuple(map(vocabulary.id_of, words))
+            with vocabulary.lock:  # (appending is atomic, but the key must be its own)
+                self.compounds.append(terms)
+                key = -1 - len(self.compounds)
+        if len(self) < CHUNK_CACHE_SIZE:
+            self[chunk] = key
+        return key
+
+
+_vocabulary = _Vocabulary()
+
+
+def _current_vocabulary() -> _Vocabulary:
+    global _vocabulary, _last_terms
+    vocabulary = _vocabulary
+    if len(vocabulary.names) > VOCABULARY_SIZE:
+        # Bags and terms made with the old one keep it alive while in use, so a build in
+        # another thread still reads its own ids right.
+        _vocabulary = vocabulary = _Vocabulary()
+        _bag.cache_clear()
+        _last_terms = None
+    return vocabulary
 
 
 def terms(paper: Paper) -> Counter[str]:
     """The paper's terms with counts; title words count twice (titles name the subject)."""
-    words, counts = _bag(paper.title, paper.abstract)
-    return Counter(dict(zip(words, counts, strict=True)))
+    vocabulary = _current_vocabulary()
+    ids, counts = _bag(paper.title, paper.abstract, vocabulary)
+    return Counter(dict(zip(map(vocabulary.names.__getitem__, ids), counts, strict=True)))
 
 
-# A paper's terms and their counts, in two parallel sequences (compact, and hashable).
-Bag = tuple[tuple[str, ...], bytes | tuple[int, ...]]
+# A paper's term ids and their counts, in two parallel sequences.
+Bag = tuple[tuple[int, ...], bytes | tuple[int, ...]]
 
 
 @functools.lru_cache(maxsize=BAG_CACHE_SIZE)
-def _bag(title: str, abstract: str) -> Bag:
-    counts: dict[str, int] = {}
-    _count_elements(counts, _tokens(abstract))
-    in_title = _tokens(title)
+def _bag(title: str, abstract: str, vocabulary: _Vocabulary) -> Bag:
+    chunks = vocabulary.chunks
+    key_of = chunks.__getitem__
+    counts: dict[int, int] = {}
+    _count_elements(counts, map(key_of, _chunks(abstract)))
+    in_title = list(map(key_of, _chunks(title)))
     _count_elements(counts, in_title)
     _count_elements(counts, in_title)  # (title words count twice)
-    for word in _STOP_WORDS.intersection(counts):
-        del counts[word]
-    global _vocabulary
-    if len(_vocabulary) > VOCABULARY_SIZE:
-        _vocabulary = {}
-    # One string per term, shared by every bag that has it (as sys.intern, but faster).
-    words = tuple(map(_vocabulary.setdefault, counts, counts))
-    values = tuple(counts.values())
-    return words, bytes(values) if max(values, default=0) < 256 else values
+    counts.pop(_NO_WORD, None)
+    if counts and min(counts) < 0:
+        compounds = chunks.compounds
+        for key in [k for k in counts if k < 0]:
+            times = counts.pop(key)
+            for term in compounds[-2 - key]:
+                counts[term] = counts.get(term, 0) + times
+    values = list(counts.values())
+    return tuple(counts), bytes(values) if max(values, default=0) < 256 else tuple(values)
+
+
+def _chunks(text: str) -> list[str]:
+    if "$" in text:
+        text = MATH_SPAN.sub(" ", text)
+    return text.lower().split()
 
 
 def _tokens(text: str) -> list[str]:
+    """The words of `text` as first found (whole text at once): what the pieces give."""
     if "$" in text:
         text = MATH_SPAN.sub(" ", text)
     return _WORD.findall(_PLURAL.sub("", text.lower()))
@@ -92,9 +193,7 @@ def _tokens(text: str) -> list[str]:
 
 # The C helper Counter counts with, used on a plain dict (Counter's own overhead, per
 # paper, is as much as the counting).
-_count_elements: Callable[[dict[str, int], Iterable[str]], None] = collections._count_elements  # type: ignore[attr-defined]  # (private, in every Python 3)
-_vocabulary: dict[str, str] = {}
-VOCABULARY_SIZE = 1 << 20
+_count_elements: Callable[[dict[int, int], Iterable[int]], None] = collections._count_elements  # type: ignore[attr-defined]  # (private, in every Python 3)
 
 
 def related_papers(
@@ -127,25 +226,55 @@ class RelatedIndex:
     ) -> None:
         self.papers = list(papers)
         self.positions = {p.key: i for i, p in enumerate(self.papers)}
-        terms = _index_terms(
-            [_bag(p.title, p.abstract) for p in self.papers], terms_per_paper, max_postings
-        )
-        self.vectors = terms.vectors
-        self.postings = terms.capped
+        vocabulary = _current_vocabulary()
+        bags = [_bag(p.title, p.abstract, vocabulary) for p in self.papers]
+        vocabulary.chunks = _ChunkTerms(vocabulary)
+        terms = _index_terms(bags, (terms_per_paper, max_postings), vocabulary)
+        self._terms = terms
+        self._stride = terms.stride
+        self._kept = terms.kept
+        self._weights = terms.weights
+        self._sizes = terms.sizes
+        self._capped = terms.capped
 
     def related(self, i: int, count: int = 5) -> list[Paper]:
         """Up to `count` papers most similar to the `i`-th, best first."""
+        start = i * self._stride
+        end = start + self._sizes[i]
+        capped = self._capped
         scores: dict[int, float] = {}
         get = scores.get
-        postings = self.postings
-        for term, weight in self.vectors[i].items():
-            for j, other_weight in postings[term]:
-                scores[j] = get(j, 0.0) + weight * other_weight
+        for term, weight in zip(self._kept[start:end], self._weights[start:end], strict=True):
+            papers, weights = capped[term]
+            if scores:
+                for j, product in zip(papers, map(weight.__mul__, weights), strict=True):
+                    scores[j] = get(j, 0.0) + product
+            else:  # (0.0 + product is product: the first term's scores need no adding)
+                scores = dict(zip(papers, map(weight.__mul__, weights), strict=True))
+                get = scores.get
         scores.pop(i, None)
         # Ties keep the order candidates were met in (a stable sort), which depends only on
         # the input.
-        papers = self.papers
-        return [papers[j] for j in sorted(scores, key=scores.__getitem__, reverse=True)[:count]]
+        papers_ = self.papers
+        return [papers_[j] for j in sorted(scores, key=scores.__getitem__, reverse=True)[:count]]
+
+    def score_updates(self, i: int) -> int:
+        """How many score updates `related(i)` makes: one per capped posting of each term
+        the paper kept (the measure of its work)."""
+        start = i * self._stride
+        kept = self._kept[start : start + self._sizes[i]]
+        return sum(len(self._capped[term][0]) for term in kept)
+
+    def kept_terms(self, i: int) -> dict[str, float]:
+        """The `i`-th paper's distinctive terms and their weights, heaviest first."""
+        start = i * self._stride
+        end = start + self._sizes[i]
+        names = self._terms.vocabulary.names
+        return dict(
+            zip(
+                map(names.__getitem__, self._kept[start:end]), self._weights[start:end], strict=True
+            )
+        )
 
     def lazy(self, key: str, count: int = 5) -> RelatedList:
         """The related papers of the paper with `key`, found when first read (none for a
@@ -197,16 +326,28 @@ class RelatedList(Sequence[Paper]):
 @dataclass(frozen=True)
 class _Terms:
     """The term statistics of one index. Never changed once made: the next index (a preview
-    server makes one after each edit) copies what it changes."""
+    server makes one after each edit) copies what it changes.
 
+    Each paper has `stride` slots in `kept` and `weights` (its kept terms, heaviest first,
+    and their normalized weights), of which it uses `sizes[paper]`; a posting is a slot,
+    so ``slot // stride`` is the paper and ``weights[slot]`` its weight.
+    """
+
+    vocabulary: _Vocabulary
     bags: list[Bag]
     limits: tuple[int, int]  # terms_per_paper, max_postings
-    df: Counter[str]
-    idf: dict[str, float]
-    vectors: list[dict[str, float]]
-    floors: list[Floor]
-    postings: dict[str, list[tuple[int, float]]]  # (paper, weight) in paper order
-    capped: dict[str, list[tuple[int, float]]]  # the heaviest max_postings of each
+    df: dict[int, int]
+    idf: list[float]  # by term id; 0.0 for a term in one paper only, or in all
+    stride: int
+    kept: array[int]
+    weights: array[float]
+    sizes: array[int]
+    # The lightest kept (weight, term) when a paper kept all it may: -inf when it kept
+    # fewer (then any term that gains a weight joins), +inf when it may keep none.
+    floors: array[float]
+    floor_terms: array[int]
+    postings: dict[int, array[int]]  # term → the slots holding it, in paper order
+    capped: dict[int, tuple[array[int], array[float]]]  # the heaviest max_postings: papers, weights
 
 
 # What the last index was made from: most of it holds for the next one when a few papers
@@ -216,10 +357,11 @@ _last_terms: _Terms | None = None
 _UPDATE_SHARE = 0.1
 
 
-def _index_terms(bags: list[Bag], terms_per_paper: int, max_postings: int) -> _Terms:
+def _index_terms(bags: list[Bag], limits: tuple[int, int], vocabulary: _Vocabulary) -> _Terms:
     global _last_terms
     last = _last_terms  # (read once: another thread may be making an index too)
-    limits = (terms_per_paper, max_postings)
+    if last is not None and last.vocabulary is not vocabulary:
+        last = None
     terms = None
     if last is not None and last.limits == limits and len(last.bags) == len(bags):
         changed = [
@@ -232,163 +374,243 @@ def _index_terms(bags: list[Bag], terms_per_paper: int, max_postings: int) -> _T
         elif len(changed) <= _UPDATE_SHARE * len(bags):
             terms = _updated_terms(last, bags, changed)
     if terms is None:
-        terms = _fresh_terms(bags, limits, last)
+        terms = _fresh_terms(bags, limits, vocabulary, last)
     _last_terms = terms
     return terms
 
 
-def _fresh_terms(bags: list[Bag], limits: tuple[int, int], last: _Terms | None) -> _Terms:
+def _fresh_terms(
+    bags: list[Bag], limits: tuple[int, int], vocabulary: _Vocabulary, last: _Terms | None
+) -> _Terms:
     n = len(bags)
-    df = Counter(chain.from_iterable(words for words, _ in bags))
-    idf = {term: math.log(n / count) for term, count in df.items() if 1 < count < n}
-    known: dict[Bag, tuple[dict[str, float], Floor]] = {}
-    reweighted: set[str] = set()
-    if last is not None and last.limits[0] == limits[0]:
-        known = dict(zip(last.bags, zip(last.vectors, last.floors, strict=True), strict=True))
+    limit, max_postings = limits
+    stride = max(limit, 1)
+    names = vocabulary.names
+    df: dict[int, int] = {}
+    _count_elements(df, chain.from_iterable(map(itemgetter(0), bags)))
+    idf = [0.0] * len(names)
+    for term, papers in df.items():
+        if 1 < papers < n:
+            idf[term] = math.log(n / papers)
+    known: dict[Bag, int] = {}
+    reweighted: set[int] = set()
+    if last is not None and last.limits[0] == limit:
+        known = {bag: i for i, bag in enumerate(last.bags)}
         old_idf = last.idf
-        reweighted = {t for t in old_idf.keys() | idf.keys() if old_idf.get(t) != idf.get(t)}
-    vectors = []
-    floors = []
+        reweighted = set(compress(count(), map(ne, old_idf, idf)))
+        reweighted.update(t for t in range(len(old_idf), len(idf)) if idf[t])
+    kept: list[int] = []
+    weights: list[float] = []
+    sizes: list[int] = []
+    floors: list[float] = []
+    floor_terms: list[int] = []
+    no_terms = [_NO_TERM] * stride
+    no_weights = [0.0] * stride
     for bag in bags:
-        old = known.get(bag)
-        if old is None or not _still_holds(bag, *old, reweighted, idf):
-            vector, floor = _top_terms(bag, idf, limits[0])
-        else:
-            vector, floor = old
-        vectors.append(vector)
+        j = known.get(bag) if known else None
+        if j is not None and last is not None and _still_holds(bag, last, j, reweighted, idf):
+            start = j * stride
+            kept += last.kept[start : start + stride]
+            weights += last.weights[start : start + stride]
+            sizes.append(last.sizes[j])
+            floors.append(last.floors[j])
+            floor_terms.append(last.floor_terms[j])
+            continue
+        top, top_weights, floor, floor_term = _top_terms(bag, idf, limit, vocabulary)
+        kept += top
+        kept += no_terms[len(top) :]
+        weights += top_weights
+        weights += no_weights[len(top) :]
+        sizes.append(len(top))
         floors.append(floor)
-    postings: dict[str, list[tuple[int, float]]] = {}
-    for i, vector in enumerate(vectors):
-        for term, weight in vector.items():
-            entry = postings.get(term)
-            if entry is None:
-                postings[term] = [(i, weight)]
-            else:
-                entry.append((i, weight))
-    capped = {term: _capped(entry, limits[1]) for term, entry in postings.items()}
-    return _Terms(bags, limits, df, idf, vectors, floors, postings, capped)
+        floor_terms.append(floor_term)
+    kept_array = array("I", kept)
+    weights_array = array("d", weights)
+    postings = {}
+    capped = {}
+    # Every term's slots in paper order: all slots sorted by term (a stable sort, in C),
+    # then cut at each term's count.
+    by_term = sorted(range(len(kept_array)), key=kept_array.__getitem__)
+    per_term: dict[int, int] = {}
+    _count_elements(per_term, kept_array)
+    per_term.pop(_NO_TERM, None)  # (the largest, so its slots come last)
+    end = 0
+    for term in sorted(per_term):
+        start, end = end, end + per_term[term]
+        held = by_term[start:end]
+        postings[term] = array("I", held)
+        capped[term] = _capped(held, weights_array, stride, max_postings)
+    return _Terms(
+        vocabulary,
+        bags,
+        limits,
+        df,
+        idf,
+        stride,
+        kept_array,
+        weights_array,
+        array("I", sizes),
+        array("d", floors),
+        array("I", floor_terms),
+        postings,
+        capped,
+    )
 
 
 def _updated_terms(last: _Terms, bags: list[Bag], changed: list[int]) -> _Terms:
     """`last` with the papers at `changed` positions given new bags: exactly what
-    `_fresh_terms` would make, in time about proportional to what changed."""
+    `_fresh_terms` would make, in time about proportional to what changed (and a copy of
+    its flat arrays)."""
     n = len(bags)
-    df = last.df.copy()
-    touched: set[str] = set()
+    names = last.vocabulary.names
+    df = dict(last.df)
+    touched: set[int] = set()
     for i in changed:
-        old_words, new_words = last.bags[i][0], bags[i][0]
-        df.subtract(old_words)
-        df.update(new_words)
-        touched.update(old_words, new_words)
-    idf = dict(last.idf)
+        old_terms, new_terms = last.bags[i][0], bags[i][0]
+        for term in old_terms:
+            df[term] -= 1
+        for term in new_terms:
+            df[term] = df.get(term, 0) + 1
+        touched.update(old_terms, new_terms)
+    old_idf = last.idf
+    idf = list(old_idf)
+    idf += repeat(0.0, len(names) - len(idf))
     for term in touched:
-        count = df[term]
-        if count <= 0:
-            del df[term]  # a fresh count would not have it
-        if 1 < count < n:
-            idf[term] = math.log(n / count)
-        else:
-            idf.pop(term, None)
-    reweighted = {t for t in touched if last.idf.get(t) != idf.get(t)}
-    limit = last.limits[0]
-    vectors = list(last.vectors)
-    floors = list(last.floors)
+        papers = df.get(term, 0)
+        if papers <= 0:
+            df.pop(term, None)  # a fresh count would not have it
+        idf[term] = math.log(n / papers) if 1 < papers < n else 0.0
+    reweighted = {t for t in touched if (old_idf[t] if t < len(old_idf) else 0.0) != idf[t]}
+    limit, max_postings = last.limits
+    stride = last.stride
     redo = set(changed)
     if reweighted:
         redo.update(
             i
             for i, bag in enumerate(bags)
-            if not reweighted.isdisjoint(bag[0])
-            and not _still_holds(bag, vectors[i], floors[i], reweighted, idf)
+            if not reweighted.isdisjoint(bag[0]) and not _still_holds(bag, last, i, reweighted, idf)
         )
+    kept = array("I", last.kept)
+    weights = array("d", last.weights)
+    sizes = array("I", last.sizes)
+    floors = array("d", last.floors)
+    floor_terms = array("I", last.floor_terms)
     postings = dict(last.postings)
-    copied: set[str] = set()
-    moved: set[str] = set()
+    copied: set[int] = set()
+    moved: set[int] = set()
 
-    def entry_of(term: str) -> list[tuple[int, float]]:
+    def entry_of(term: int) -> array[int]:
         if term not in copied:
             copied.add(term)
-            postings[term] = list(postings.get(term, ()))
+            postings[term] = array("I", postings.get(term, ()))
         return postings[term]
 
     for i in sorted(redo):
-        old_vector = last.vectors[i]
-        vector, floors[i] = _top_terms(bags[i], idf, limit)
-        vectors[i] = vector
-        if vector == old_vector:
+        start = i * stride
+        old_top = kept[start : start + sizes[i]].tolist()
+        old_weights = weights[start : start + sizes[i]].tolist()
+        top, top_weights, floors[i], floor_terms[i] = _top_terms(
+            bags[i], idf, limit, last.vocabulary
+        )
+        if top == old_top and top_weights == old_weights:
             continue
-        for term in old_vector:
+        for slot, term in enumerate(old_top, start):
             entry = entry_of(term)
-            del entry[bisect_left(entry, i, key=itemgetter(0))]
-        for term, weight in vector.items():
-            insort(entry_of(term), (i, weight), key=itemgetter(0))
-        moved.update(old_vector, vector)
+            del entry[bisect_left(entry, slot)]
+        empty = stride - len(top)
+        kept[start : start + stride] = array("I", top + [_NO_TERM] * empty)
+        weights[start : start + stride] = array("d", top_weights + [0.0] * empty)
+        sizes[i] = len(top)
+        for slot, term in enumerate(top, start):
+            insort(entry_of(term), slot)
+        moved.update(old_top, top)
     capped = dict(last.capped)
     for term in moved:
         if postings[term]:
-            capped[term] = _capped(postings[term], last.limits[1])
+            capped[term] = _capped(postings[term], weights, stride, max_postings)
         else:
             del postings[term]
             capped.pop(term, None)
-    return _Terms(bags, last.limits, df, idf, vectors, floors, postings, capped)
+    return _Terms(
+        last.vocabulary,
+        bags,
+        last.limits,
+        df,
+        idf,
+        stride,
+        kept,
+        weights,
+        sizes,
+        floors,
+        floor_terms,
+        postings,
+        capped,
+    )
 
 
-def _capped(entry: list[tuple[int, float]], limit: int) -> list[tuple[int, float]]:
-    if len(entry) <= limit:
-        return entry
-    # The heaviest first, ties in paper order (a stable sort keeps it).
-    return sorted(entry, key=itemgetter(1), reverse=True)[:limit]
+def _capped(
+    slots: Sequence[int], weights: array[float], stride: int, limit: int
+) -> tuple[array[int], array[float]]:
+    if len(slots) > limit:
+        # The heaviest first, ties in paper order (a stable sort keeps it).
+        slots = sorted(slots, key=weights.__getitem__, reverse=True)[:limit]
+    return array("I", map(floordiv, slots, repeat(stride))), array(
+        "d", map(weights.__getitem__, slots)
+    )
 
 
-# The lightest (weight, term) a paper's vector kept when it kept all `limit` it may; None
-# when it has fewer (then any term that gains a weight joins).
-Floor = tuple[float, str] | None
-
-
-def _top_terms(bag: Bag, idf: dict[str, float], limit: int) -> tuple[dict[str, float], Floor]:
+def _top_terms(
+    bag: Bag, idf: list[float], limit: int, vocabulary: _Vocabulary
+) -> tuple[list[int], list[float], float, int]:
     """The `limit` heaviest TF-IDF terms of one paper (among terms another paper shares),
-    normalized to unit length; and the lightest of them, see `Floor`."""
-    words, counts = bag
-    if max(counts, default=0) < len(_TF):
-        weighted = [(idf[t] * _TF[c], t) for t, c in zip(words, counts, strict=True) if t in idf]
+    normalized to unit length, heaviest first (ties by term); and the lightest of them
+    (weight, term) when it kept all `limit`, see `_Terms.floors`."""
+    if limit <= 0:
+        return [], [], math.inf, 0
+    ids, counts = bag
+    names = vocabulary.names
+    if isinstance(counts, bytes):
+        weighted = [(idf[t] * _TF[c], names[t]) for t, c in zip(ids, counts, strict=True) if idf[t]]
     else:
         weighted = [
-            (idf[t] * (1 + math.log(c)), t) for t, c in zip(words, counts, strict=True) if t in idf
+            (idf[t] * (1 + math.log(c)), names[t])
+            for t, c in zip(ids, counts, strict=True)
+            if idf[t]
         ]
     # Every (weight, term) differs, so the order, ties by term included, is total.
     weighted.sort(reverse=True)
     top = weighted[:limit]
     norm = math.sqrt(sum(w * w for w, _ in top)) or 1.0
-    floor: Floor = None
-    if len(top) >= limit:
-        floor = top[-1] if top else (math.inf, "")  # (a limit of 0 lets nothing in)
-    return {term: w / norm for w, term in top}, floor
+    term_ids = vocabulary.ids
+    top_ids = [term_ids[name] for _, name in top]
+    floor, floor_term = (top[-1][0], top_ids[-1]) if len(top) >= limit else (-math.inf, 0)
+    return top_ids, [w / norm for w, _ in top], floor, floor_term
 
 
-def _still_holds(
-    bag: Bag,
-    vector: dict[str, float],
-    floor: Floor,
-    reweighted: set[str],
-    idf: dict[str, float],
-) -> bool:
-    """Whether the paper's vector stays exactly the same now that the `reweighted` terms
-    have new weights (or none): true when none of them was kept and none now outweighs the
-    lightest kept term, so the same terms are kept with the same weights."""
-    words, counts = bag
-    for term in reweighted.intersection(words):
-        if term in vector:
+def _still_holds(bag: Bag, last: _Terms, i: int, reweighted: set[int], idf: list[float]) -> bool:
+    """Whether the `i`-th paper's vector in `last` stays exactly the same for `bag` now that
+    the `reweighted` terms have new weights (or none): true when none of them was kept and
+    none now outweighs the lightest kept term, so the same terms keep the same weights."""
+    ids, counts = bag
+    start = i * last.stride
+    kept = last.kept[start : start + last.sizes[i]]
+    floor = last.floors[i]
+    names = last.vocabulary.names
+    for term in reweighted.intersection(ids):
+        if term in kept:
             return False
-        weight = idf.get(term)
-        if weight is None:
+        weight = idf[term]
+        if not weight:
             continue  # it was not kept, and now it cannot be
-        if floor is None:
+        if floor == -math.inf:
             return False
-        count = counts[words.index(term)]
-        tf = _TF[count] if count < len(_TF) else 1 + math.log(count)
-        if (weight * tf, term) > floor:
+        tf_count = counts[ids.index(term)]
+        tf = _TF[tf_count] if tf_count < len(_TF) else 1 + math.log(tf_count)
+        weight *= tf
+        if weight > floor or (weight == floor and names[term] > names[last.floor_terms[i]]):
             return False
     return True
 
 
-_TF = [0.0, *(1 + math.log(tf) for tf in range(1, 64))]
+# 1 + log(tf) for every count a bag keeps in bytes.
+_TF = [0.0, *(1 + math.log(tf) for tf in range(1, 256))]

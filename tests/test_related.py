@@ -7,8 +7,11 @@ import math
 import random
 from collections import Counter, defaultdict
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from digest.model import Paper
-from digest.related import RelatedIndex, related_papers, terms
+from digest.related import _STOP_WORDS, RelatedIndex, _tokens, related_papers, terms
 
 
 def paper(title: str, abstract: str = "") -> Paper:
@@ -80,7 +83,7 @@ def test_work_grows_linearly() -> None:
             paper(f"paper {i}", " ".join(rng.choices(vocabulary, weights, k=40))) for i in range(n)
         ]
         index = RelatedIndex(papers, terms_per_paper=10, max_postings=10)
-        updates = sum(len(index.postings[t]) for vector in index.vectors for t in vector)
+        updates = sum(index.score_updates(i) for i in range(n))
         assert updates <= n * 10 * 10
         return updates
 
@@ -170,3 +173,30 @@ def test_a_paper_can_ask_for_its_own_related_papers_only() -> None:
         assert len(found) == len(everything[p.key]) and bool(found) == bool(everything[p.key])
     assert index.lazy("arxiv:none", 5) == [] and not index.lazy("arxiv:none", 5)
     assert index.lazy(CORPUS[0].key, 1)[0].title == "Faster sampling for diffusion models"
+
+
+def test_score_updates_are_what_related_walks() -> None:
+    index = RelatedIndex(CORPUS)
+    for i in range(len(CORPUS)):
+        kept = index.kept_terms(i)
+        assert list(kept.values()) == sorted(kept.values(), reverse=True)
+        assert index.score_updates(i) >= len(index.related(i, 100))
+    assert index.score_updates(6) == 0 and index.kept_terms(6) == {}
+
+
+# Characters that matter to words, to the plural rule (which looks three back) and to
+# word boundaries: letters, s/u/i, digits, hyphens, word characters that are not letters,
+# spaces of several kinds, and the dollar of inline math.
+_TRICKY = st.text(alphabet="abcsuiS-_0é ΣK \t\n.$x", max_size=60)
+
+
+@given(title=_TRICKY, abstract=_TRICKY)
+def test_terms_counted_piecewise_are_the_words_of_the_whole_text(title: str, abstract: str) -> None:
+    expected: Counter[str] = Counter()
+    for text, times in ((abstract, 1), (title, 2)):
+        for word in _tokens(text):
+            expected[word] += times
+    for word in list(expected):
+        if word in _STOP_WORDS:
+            del expected[word]
+    assert terms(paper(title, abstract)) == expected
