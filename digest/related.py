@@ -399,8 +399,8 @@ def _fresh_terms(
         old_idf = last.idf
         reweighted = set(compress(count(), map(ne, old_idf, idf)))
         reweighted.update(t for t in range(len(old_idf), len(idf)) if idf[t])
-    kept: list[int] = []
-    weights: list[float] = []
+    kept = array("I")
+    weights = array("d")
     sizes: list[int] = []
     floors: list[float] = []
     floor_terms: list[int] = []
@@ -417,29 +417,27 @@ def _fresh_terms(
             floor_terms.append(last.floor_terms[j])
             continue
         top, top_weights, floor, floor_term = _top_terms(bag, idf, limit, vocabulary)
-        kept += top
-        kept += no_terms[len(top) :]
-        weights += top_weights
-        weights += no_weights[len(top) :]
+        kept.extend(top)
+        kept.extend(no_terms[len(top) :])
+        weights.extend(top_weights)
+        weights.extend(no_weights[len(top) :])
         sizes.append(len(top))
         floors.append(floor)
         floor_terms.append(floor_term)
-    kept_array = array("I", kept)
-    weights_array = array("d", weights)
     postings = {}
     capped = {}
     # Every term's slots in paper order: all slots sorted by term (a stable sort, in C),
     # then cut at each term's count.
-    by_term = sorted(range(len(kept_array)), key=kept_array.__getitem__)
+    by_term = sorted(range(len(kept)), key=kept.__getitem__)
     per_term: dict[int, int] = {}
-    _count_elements(per_term, kept_array)
+    _count_elements(per_term, kept)
     per_term.pop(_NO_TERM, None)  # (the largest, so its slots come last)
     end = 0
     for term in sorted(per_term):
         start, end = end, end + per_term[term]
         held = by_term[start:end]
         postings[term] = array("I", held)
-        capped[term] = _capped(held, weights_array, stride, max_postings)
+        capped[term] = _capped(held, weights, stride, max_postings)
     return _Terms(
         vocabulary,
         bags,
@@ -447,8 +445,8 @@ def _fresh_terms(
         df,
         idf,
         stride,
-        kept_array,
-        weights_array,
+        kept,
+        weights,
         array("I", sizes),
         array("d", floors),
         array("I", floor_terms),
@@ -569,22 +567,22 @@ def _top_terms(
         return [], [], math.inf, 0
     ids, counts = bag
     names = vocabulary.names
-    if isinstance(counts, bytes):
-        weighted = [(idf[t] * _TF[c], names[t]) for t, c in zip(ids, counts, strict=True) if idf[t]]
-    else:
-        weighted = [
-            (idf[t] * (1 + math.log(c)), names[t])
-            for t, c in zip(ids, counts, strict=True)
-            if idf[t]
-        ]
-    # Every (weight, term) differs, so the order, ties by term included, is total.
+    tf = _TF if isinstance(counts, bytes) else _LogTF()
+    # (weight, term, id): every (weight, term) differs, so the order is total and ids are
+    # never compared.
+    weighted = [(idf[t] * tf[c], names[t], t) for t, c in zip(ids, counts, strict=True) if idf[t]]
     weighted.sort(reverse=True)
     top = weighted[:limit]
-    norm = math.sqrt(sum(w * w for w, _ in top)) or 1.0
-    term_ids = vocabulary.ids
-    top_ids = [term_ids[name] for _, name in top]
-    floor, floor_term = (top[-1][0], top_ids[-1]) if len(top) >= limit else (-math.inf, 0)
-    return top_ids, [w / norm for w, _ in top], floor, floor_term
+    norm = math.sqrt(sum(w * w for w, _, _ in top)) or 1.0
+    floor, _, floor_term = top[-1] if len(top) >= limit else (-math.inf, "", 0)
+    return [t for _, _, t in top], [w / norm for w, _, _ in top], floor, floor_term
+
+
+class _LogTF:
+    """1 + log(tf) for any count (a bag keeps counts of 256 or more in a tuple)."""
+
+    def __getitem__(self, count: int) -> float:
+        return 1 + math.log(count)
 
 
 def _still_holds(bag: Bag, last: _Terms, i: int, reweighted: set[int], idf: list[float]) -> bool:

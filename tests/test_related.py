@@ -200,3 +200,11 @@ def test_terms_counted_piecewise_are_the_words_of_the_whole_text(title: str, abs
         if word in _STOP_WORDS:
             del expected[word]
     assert terms(paper(title, abstract)) == expected
+
+
+def test_a_word_said_hundreds_of_times_weighs_as_the_plain_method_says() -> None:
+    many = " ".join(["gradient"] * 300 + ["descent"] * 2)
+    papers = [*CORPUS, paper("Gradient noise", many), paper("Descent of gradient", "noise")]
+    assert terms(papers[-2])["gradient"] == 302
+    expected = keys_of(reference_related(papers, 3, 2, 2))
+    assert keys_of(related_papers(papers, 3, 2, 2)) == expected
