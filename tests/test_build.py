@@ -3,6 +3,7 @@ internal link is broken, and a failed build leaves the published site as it was.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -156,6 +157,20 @@ def test_failed_build_leaves_published_site_untouched(site_factory, build_site) 
     after = {p: p.read_bytes() for p in result.outdir.rglob("*") if p.is_file()}
     assert after == before
     assert [p.name for p in root.iterdir() if p.name.startswith("._site")] == []
+
+
+def test_a_build_leaves_the_garbage_collector_as_it_found_it(site_factory, build_site) -> None:
+    """A build pauses the collector and freezes what it keeps; after it (passed or
+    failed) the collector runs again and nothing stays frozen, or a process that builds
+    again and again (tests, scripts) would never free the cycles of old builds."""
+    root = _good_site(site_factory)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    build_site(root)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    (root / "overrides/templates/paper.html").write_text("{{ nope(", encoding="utf-8")
+    with pytest.raises(BuildError):
+        build_site(root)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
 
 
 def test_missing_source_fails_without_touching_output(site_factory, build_site) -> None:
