@@ -69,14 +69,16 @@ def _fold_titles_into_arxiv(groups: dict[str, list[Paper]]) -> None:
 
 def merge_records(records: list[Paper]) -> Paper:
     """Fold the records of one paper into one (rules in the module docstring)."""
-    if len(records) == 1:
-        return _alone(records[0])
-    ordered = sorted(records, key=_record_order)
-    first = ordered[0]
-    with_authors = max(ordered, key=lambda p: (len(p.authors), p.hidden_authors))
-    with_abstract = max(
-        ordered, key=lambda p: (bool(p.abstract), not p.abstract_truncated, len(p.abstract))
-    )
+    if len(records) == 1:  # most papers: nothing to order or choose between
+        ordered = records
+        first = with_authors = with_abstract = records[0]
+    else:
+        ordered = sorted(records, key=_record_order)
+        first = ordered[0]
+        with_authors = max(ordered, key=lambda p: (len(p.authors), p.hidden_authors))
+        with_abstract = max(
+            ordered, key=lambda p: (bool(p.abstract), not p.abstract_truncated, len(p.abstract))
+        )
     versions = [p.arxiv_version for p in ordered if p.arxiv_version is not None]
     return Paper(
         title=first.title,
@@ -92,27 +94,6 @@ def merge_records(records: list[Paper]) -> Paper:
         links=_first_wins(p.links for p in ordered),
         sightings=tuple(sorted((s for p in ordered for s in p.sightings), key=sighting_order)),
         data=_first_wins(p.data for p in ordered),
-    )
-
-
-def _alone(paper: Paper) -> Paper:
-    """`merge_records` of a paper seen once (most are): the same rules, without the sorts
-    and searches that only several records need."""
-    sightings = paper.sightings
-    return Paper(
-        title=paper.title,
-        authors=paper.authors,
-        hidden_authors=paper.hidden_authors,
-        abstract=paper.abstract,
-        abstract_truncated=paper.abstract_truncated,
-        organization=paper.organization or None,
-        date=paper.date or None,
-        arxiv_id=paper.arxiv_id or None,
-        arxiv_version=paper.arxiv_version,
-        categories=tuple(dict.fromkeys(paper.categories)),
-        links=dict(paper.links),
-        sightings=tuple(sorted(sightings, key=sighting_order)) if len(sightings) > 1 else sightings,
-        data=dict(paper.data),
     )
 
 
