@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 from urllib.parse import urlsplit
 
 import pytest
+from conftest import DEMO_DATE, REPO
 from hypothesis import given
 from hypothesis import strategies as st
 
+from digest.build import prepare_config
 from digest.corepages import is_http_url
+from digest.serve import SourceCache, make_site
 
 
 def by_urlsplit(url: str | None) -> bool:
@@ -72,3 +77,21 @@ def test_is_http_url_agrees_with_urlsplit_on_odd_input(url: str) -> None:
             is_http_url(url)
         return
     assert is_http_url(url) == expected
+
+
+def test_a_site_and_its_pages_make_no_reference_cycle() -> None:
+    """A site is freed as soon as it is dropped, not at the next full garbage collection:
+    the preview server replaces its site after every edit (one left for the collector
+    was 45 MB at 10,000 papers)."""
+    config, pm = prepare_config(REPO / "site.toml")
+    site = make_site(config, pm, DEMO_DATE, SourceCache())
+    assert len(site.pages) > len(site.papers) > 500
+    rendered = next(p for p in site.pages if "bibtex" in p.context).context
+    assert "@" in str(rendered["bibtex"]) and "ScholarlyArticle" in str(rendered["jsonld"])
+    gone = weakref.ref(site)
+    gc.disable()
+    try:
+        del site, rendered
+        assert gone() is None
+    finally:
+        gc.enable()
