@@ -461,6 +461,9 @@ def _build(
             env = make_environment(config, assets)
             pm.hook.digest_jinja_env(env=env, site=site)
             render_pages(env, site, out, progress)
+            # A card a paper (90 MB at 50,000 papers) need not outlive the listings: the
+            # feeds and the plugins' last hook come next, on top of everything else.
+            card_cache(env).clear()
         with _phase(result, "search", progress):
             background.finish()
         with _phase(result, "feeds", progress):

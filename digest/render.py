@@ -188,6 +188,10 @@ class CardCache:
         """Take cards rendered elsewhere (by a forked render worker)."""
         self.html.update(cards)
 
+    def clear(self) -> None:
+        """Forget every card (once the pages that list them are all written)."""
+        self.html.clear()
+
 
 def card_cache(env: jinja2.Environment) -> CardCache:
     """The card cache of an environment made by `make_environment`."""
