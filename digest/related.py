@@ -184,13 +184,6 @@ def _chunks(text: str) -> list[str]:
     return text.lower().split()
 
 
-def _tokens(text: str) -> list[str]:
-    """The words of `text` as first found (whole text at once): what the pieces give."""
-    if "$" in text:
-        text = MATH_SPAN.sub(" ", text)
-    return _WORD.findall(_PLURAL.sub("", text.lower()))
-
-
 # The C helper Counter counts with, used on a plain dict (Counter's own overhead, per
 # paper, is as much as the counting).
 _count_elements: Callable[[dict[int, int], Iterable[int]], None] = collections._count_elements  # type: ignore[attr-defined]  # (private, in every Python 3)

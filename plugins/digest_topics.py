@@ -570,14 +570,6 @@ def paper_terms(text: str) -> list[str]:
     return terms
 
 
-def term_set(text: str) -> set[str]:
-    """The distinct terms of `paper_terms(text)` (built without a Python loop per token)."""
-    folded = list(map(FOLDED.__getitem__, TOKEN.findall(text)))
-    terms = {word for word in folded if len(word) >= 4}
-    terms.update([f"{a} {b}" for a, b in itertools.pairwise(folded) if a and b])
-    return terms
-
-
 def surface_forms(text: str) -> list[tuple[str, str]]:
     """(folded term, the text as written) for the terms of `paper_terms`, for labels."""
     forms: list[tuple[str, str]] = []
@@ -656,16 +648,11 @@ def term_index(
     return index
 
 
-def distinct_terms(title: str, abstract: str) -> set[str]:
-    """The terms of a paper, each once (what document frequencies count)."""
-    return term_set(title) | term_set(abstract)
-
-
 class TermQuery:
-    """Some terms (as `term_set` writes them), found in a text without building its other
-    terms: the text's folded words are intersected with the words asked for, and its
+    """Some terms (as `paper_terms` writes them), found in a text without building its
+    other terms: the text's folded words are intersected with the words asked for, and its
     adjacent pairs of folded words with the phrases asked for, both at C speed (making a
-    string for every two-word phrase of a text was most of the cost of `term_set`)."""
+    string for every two-word phrase of a text was most of the cost of counting terms)."""
 
     def __init__(self, terms: Iterable[str]):
         self.words: set[str] = set()
@@ -673,7 +660,7 @@ class TermQuery:
         for term in terms:
             first, space, second = term.partition(" ")
             if space:
-                if first and second:  # `term_set` never pairs a stop word
+                if first and second:  # `paper_terms` never pairs a stop word
                     self.pairs[first, second] = term
             elif len(term) >= 4:  # nor does it keep a shorter word
                 self.words.add(term)
@@ -682,7 +669,7 @@ class TermQuery:
         return bool(self.words or self.pairs)
 
     def found(self, text: str) -> set[str]:
-        """``term_set(text)`` & the terms asked for."""
+        """``set(paper_terms(text))`` & the terms asked for."""
         folded = list(map(FOLDED.__getitem__, TOKEN.findall(text)))
         hits = self.words.intersection(folded)
         if self.pairs and len(folded) > 1:

@@ -11,7 +11,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from digest.model import Paper
-from digest.related import _STOP_WORDS, RelatedIndex, _tokens, related_papers, terms
+from digest.related import (
+    _PLURAL,
+    _STOP_WORDS,
+    _WORD,
+    RelatedIndex,
+    related_papers,
+    terms,
+)
+from digest.richtext import MATH_SPAN
 
 
 def paper(title: str, abstract: str = "") -> Paper:
@@ -188,6 +196,13 @@ def test_score_updates_are_what_related_walks() -> None:
 # word boundaries: letters, s/u/i, digits, hyphens, word characters that are not letters,
 # spaces of several kinds, and the dollar of inline math.
 _TRICKY = st.text(alphabet="abcsuiS-_0é ΣK \t\n.$x", max_size=60)
+
+
+def _tokens(text: str) -> list[str]:
+    """The words of `text` found in the whole text at once: what the pieces must give."""
+    if "$" in text:
+        text = MATH_SPAN.sub(" ", text)
+    return _WORD.findall(_PLURAL.sub("", text.lower()))
 
 
 @given(title=_TRICKY, abstract=_TRICKY)
