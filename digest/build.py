@@ -428,9 +428,8 @@ def _build(
                 result.pages, result.files = stamp.summary["pages"], stamp.summary["files"]
                 result.seconds = time.perf_counter() - run.started
                 return result
-    with _phase(result, "load", progress), _collector_paused():
+    with _kept_for_good(), _phase(result, "load", progress):
         papers, loaded = load_papers(config, pm)
-    _keep_for_good()
     site = result.site
     site.problems, site.sources = [*fetch_warnings, *loaded.problems], loaded.sources
     site.papers = newest_first(papers)
@@ -447,11 +446,10 @@ def _build(
             # The index needs the plugins' topics and keywords, not the pages.
             background.start(search.write_index, site)
 
-        with _collector_paused():
+        with _kept_for_good():
             enrich_and_collect(
                 site, pm, run.view, lambda name: _phase(result, name, progress), after_plugins
             )
-        _keep_for_good()
         with _phase(result, "render", progress):
             files = {rel: path.read_bytes() for rel, path in static_files(config)}
             files.update(search.runtime_files())
@@ -483,8 +481,8 @@ def _build(
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
-    """No automatic garbage collection in the body (`_keep_for_good` collects after it).
+def _kept_for_good() -> Iterator[None]:
+    """No automatic garbage collection in the body, then `_keep_for_good` what it made.
 
     Loading, the plugins and the pages make what the build keeps to its end, and no
     reference cycles, so the collector's passes over that growing heap find nothing, and
@@ -498,6 +496,7 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+    _keep_for_good()
 
 
 def _keep_for_good() -> None:
@@ -578,7 +577,7 @@ class Background:
 def _background_main(
     reply: Any, job: Callable[[Site, OutputDir], None], site: Site, parent_out: OutputDir
 ) -> None:
-    gc.enable()  # forked while the parent had it paused (see `_collector_paused`)
+    gc.enable()  # forked while the parent had it paused (see `_kept_for_good`)
     out = OutputDir(parent_out.path, parent_out.previous)
     try:
         job(site, out)
