@@ -450,6 +450,9 @@ def _build(
             enrich_and_collect(
                 site, pm, run.view, lambda name: _phase(result, name, progress), after_plugins
             )
+        # Feeds, the sitemap and papers.bib need the pages, not their HTML: written beside
+        # the rendering rather than after it, on a core the renderer leaves idle at times.
+        background.start(feeds.write_site_files, site)
         with _phase(result, "render", progress):
             files = {rel: path.read_bytes() for rel, path in static_files(config)}
             files.update(search.runtime_files())
@@ -460,12 +463,11 @@ def _build(
             pm.hook.digest_jinja_env(env=env, site=site)
             render_pages(env, site, out, progress)
             # A card a paper (90 MB at 50,000 papers) need not outlive the listings: the
-            # feeds and the plugins' last hook come next, on top of everything else.
+            # plugins' last hook comes next, on top of everything else.
             card_cache(env).clear()
-        with _phase(result, "search", progress):
-            background.finish()
+        with _phase(result, "background", progress):
+            background.finish()  # the search index and the feeds
         with _phase(result, "feeds", progress):
-            feeds.write_site_files(site, out)
             pm.hook.digest_build_done(site=site, outdir=out.path, output=out)
         result.files = out.count
         if run.history is not None:
@@ -519,64 +521,69 @@ def _summary(result: BuildResult) -> dict[str, Any]:
     }
 
 
-class Background:
-    """One job that writes into the build folder beside the rest of the build: in a forked
-    process when the site is big enough for that to pay (the search index, written while
-    pages are collected and rendered), else at `finish`, in this process.
+BackgroundJob = Callable[[Site, OutputDir], None]
 
-    As a context manager it stops a forked job that is still running when the build fails.
+
+def _job_name(job: BackgroundJob) -> str:
+    return f"{getattr(job, '__module__', '')}.{getattr(job, '__qualname__', 'job')}"
+
+
+class Background:
+    """Jobs that write into the build folder beside the rest of the build: each in a forked
+    process when the site is big enough for that to pay (the search index, written while
+    pages are collected and rendered; the site's feeds, written while pages are rendered),
+    else at `finish`, in this process, in the order they were started.
+
+    As a context manager it stops forked jobs that are still running when the build fails.
     """
 
     def __init__(self, out: OutputDir):
         self.out = out
-        self.job: tuple[Callable[[Site, OutputDir], None], Site] | None = None
-        self.process: multiprocessing.process.BaseProcess | None = None
-        self.reply: Any = None
+        # (job, site, process, the end of the pipe it replies on); no process: run at finish.
+        self.jobs: list[tuple[BackgroundJob, Site, Any, Any]] = []
 
-    def start(self, job: Callable[[Site, OutputDir], None], site: Site) -> None:
+    def start(self, job: BackgroundJob, site: Site) -> None:
         """Start `job(site, output)`; forked only for a site that renders in parallel."""
-        self.job = (job, site)
         if _render_workers(len(site.papers) + len(site.archived)) <= 1:
+            self.jobs.append((job, site, None, None))
             return
         context = multiprocessing.get_context("fork")
-        self.reply, child_end = context.Pipe(duplex=False)
-        self.process = context.Process(
+        reply, child_end = context.Pipe(duplex=False)
+        process = context.Process(
             target=_background_main, args=(child_end, job, site, self.out), daemon=False
         )
-        self.process.start()
+        process.start()
         child_end.close()
+        self.jobs.append((job, site, process, reply))
 
     def finish(self) -> None:
-        """Wait for the job (or run it now); its files count as this build's."""
-        if self.job is None:
-            return
-        job, site = self.job
-        self.job = None
-        if self.process is None:
-            job(site, self.out)
-            return
-        try:
-            written, reused, error = self.reply.recv()
-        except EOFError:
-            written, reused, error = [], 0, "the background job died without a word"
-        self.process.join()
-        self.process = None
-        if error:
-            raise BuildError(error)
-        self.out.absorb(written, reused)
+        """Wait for every job (or run it now); their files count as this build's."""
+        while self.jobs:
+            job, site, process, reply = self.jobs.pop(0)
+            if process is None:
+                job(site, self.out)
+                continue
+            try:
+                written, reused, error = reply.recv()
+            except EOFError:
+                written, reused, error = [], 0, f"{_job_name(job)} died without a word"
+            process.join()
+            if error:
+                raise BuildError(error)
+            self.out.absorb(written, reused)
 
     def __enter__(self) -> Background:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.join()
+        for _, _, process, _ in self.jobs:
+            if process is not None:
+                process.terminate()
+                process.join()
+        self.jobs.clear()
 
 
-def _background_main(
-    reply: Any, job: Callable[[Site, OutputDir], None], site: Site, parent_out: OutputDir
-) -> None:
+def _background_main(reply: Any, job: BackgroundJob, site: Site, parent_out: OutputDir) -> None:
     gc.enable()  # forked while the parent had it paused (see `_kept_for_good`)
     out = OutputDir(parent_out.path, parent_out.previous)
     try:
@@ -585,7 +592,7 @@ def _background_main(
     except BuildError as exc:
         reply.send(([], 0, exc.message))
     except Exception as exc:  # reported by the parent, which owns the build's errors
-        reply.send(([], 0, f"{getattr(job, '__module__', '')}: {type(exc).__name__}: {exc}"))
+        reply.send(([], 0, f"{_job_name(job)}: {type(exc).__name__}: {exc}"))
 
 
 def _fail_on_problems(problems: list[Problem], strict: bool) -> None:

@@ -306,3 +306,24 @@ def test_search_index_written_in_the_background_fails_the_build_cleanly(
         build_site(root)
     assert {p: p.read_bytes() for p in result.outdir.rglob("*") if p.is_file()} == before
     assert [p.name for p in root.iterdir() if p.name.startswith("._site")] == []
+
+
+def test_feeds_written_beside_the_rendering_fail_the_build_cleanly(
+    site_factory, build_site, monkeypatch
+) -> None:
+    root = _good_site(site_factory)
+    result = build_site(root)
+    before = {p: p.read_bytes() for p in result.outdir.rglob("*") if p.is_file()}
+    monkeypatch.setattr("digest.build.PARALLEL_MIN_PAGES", 1)
+    monkeypatch.setattr("digest.build.os.cpu_count", lambda: 2)
+
+    def broken(site, out):
+        out.write_text("feed.xml", "<half")
+        raise ValueError("no room for the feed")
+
+    monkeypatch.setattr("digest.build.feeds.write_site_files", broken)
+    with pytest.raises(BuildError) as err:
+        build_site(root)
+    assert err.value.message.endswith(".broken: ValueError: no room for the feed")
+    assert {p: p.read_bytes() for p in result.outdir.rglob("*") if p.is_file()} == before
+    assert [p.name for p in root.iterdir() if p.name.startswith("._site")] == []
