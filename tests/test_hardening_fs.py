@@ -141,20 +141,36 @@ def test_an_unwritable_output_folder_is_a_clear_error(
     assert leftovers(site) == []
 
 
-def full_disk_after(writes: int) -> Callable[..., int]:
-    """Path.write_bytes that fails with ENOSPC, as a full disk does, for every file written
-    into a build folder after the first `writes` (other files are written as usual)."""
-    original = Path.write_bytes
+class _FullDisk:
+    """A file open for writing on a full disk: writing fails with ENOSPC."""
+
+    def __init__(self, file: Any):
+        self.file = file
+
+    def __enter__(self) -> _FullDisk:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.file.close()
+
+    def write(self, data: Any) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), self.file.name)
+
+
+def full_disk_after(writes: int) -> Callable[..., Any]:
+    """`open` for digest.publish whose files opened for writing into a build folder fail
+    with ENOSPC, as on a full disk, after the first `writes` (others work as usual)."""
     count = [0]
 
-    def write_bytes(self: Path, data: Any) -> int:
-        if ".new-" in str(self):
+    def fake_open(path: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        file = open(path, mode, *args, **kwargs)  # noqa: SIM115 (the caller closes it)
+        if "w" in mode and ".new-" in str(path):
             count[0] += 1
             if count[0] > writes:
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self))
-        return original(self, data)
+                return _FullDisk(file)
+        return file
 
-    return write_bytes
+    return fake_open
 
 
 @pytest.mark.parametrize("writes", [0, 1, 10, 40, 60])
@@ -166,7 +182,7 @@ def test_a_full_disk_mid_build_publishes_nothing(
     build(site / "site.toml", date=DEMO_DATE)
     before = snapshot(site / "_site")
     (site / "data" / "papers.jsonl").write_text(papers(31, "Changed"))
-    monkeypatch.setattr(Path, "write_bytes", full_disk_after(writes))
+    monkeypatch.setattr("digest.publish.open", full_disk_after(writes), raising=False)
     outcome = CliRunner().invoke(
         main, ["build", "--config", str(site / "site.toml"), "--date", "2025-10-30"]
     )
