@@ -8,7 +8,8 @@ For each size it writes the corpus (bench/corpus.py), then measures, as medians 
 --runs runs after one warm-up, wall time and peak memory (``/usr/bin/time -v``) of:
 
 - ``digest build`` cold: no cache, the previous output in place (replacing it is part of
-  the build and of the timing);
+  the build and of the timing; the replaced folder's deletion, which the build leaves to a
+  detached process, is waited for before the next run starts);
 - ``hugo`` building the equivalent site (a page per paper, a paginated index, a page per
   topic), its previous output moved aside outside the timing, as in the issue's table;
 - ``digest build`` after a nightly increment (1% new papers, 5% upvotes changed);
@@ -72,11 +73,21 @@ def timed(cmd: list[str], cwd: Path) -> tuple[float, int]:
     return seconds, rss // 1024
 
 
+def settle(folder: Path, timeout: float = 300.0) -> None:
+    """Wait until the replaced output a build left to its detached deletion
+    (``._site.old-*``, see digest/publish.py) is gone, so that no run pays for the one
+    before it: deleting 50,000 files keeps a core busy for seconds after a build exits."""
+    deadline = time.monotonic() + timeout
+    while any(folder.glob("._site.old-*")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
 def median_runs(runs: int, prepare, cmd: list[str], cwd: Path) -> tuple[float, int]:
     """Median wall time and memory over `runs` runs, after one warm-up run."""
     results = []
     for i in range(runs + 1):
         prepare()
+        settle(cwd)
         result = timed(cmd, cwd)
         if i:
             results.append(result)
