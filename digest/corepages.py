@@ -9,7 +9,7 @@ import json
 import re
 import weakref
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -77,46 +77,106 @@ def home_pages(site: Site) -> Iterator[Page]:
 
 
 def paper_pages(site: Site) -> list[Page]:
-    """One page per paper, with its links, related papers and citation."""
+    """One page per paper, with its links, related papers and citation (see
+    `PaperContext`)."""
     # Each paper's related papers are found when its page is rendered (by then on every
-    # core); the index they are found in is made here, once.
+    # core); the index they are found in, and the citation keys, are made here, once.
     related = RelatedIndex(site.papers)
-    keys = citation_keys(site)
+    citation_keys(site)
     # The site holds its pages: pages holding the site back would make each site a
     # reference cycle, which only a full garbage collection frees (the preview server
     # makes a site per edit, 45 MB of them at 10,000 papers).
     site_ref = weakref.proxy(site)
     pages = []
     for paper in [*site.papers, *site.archived]:
-        links = paper_links(paper)
-        page = Page(
-            site.paper_url(paper),
-            "paper.html",
-            plain_text(paper.title),
-            {
-                "paper": paper,
-                "links": links,
-                "sightings": [
-                    {
-                        "source": s.source,
-                        "position": s.position,
-                        "date": s.date,
-                        "upvotes": s.upvotes,
-                        "url": s.url if is_http_url(s.url) else None,
-                    }
-                    for s in paper.sightings
-                ],
-                "related": related.lazy(paper.key, RELATED_COUNT),
-                "citation_key": keys[paper.key],
-                # Made when the page is rendered, so the page set of a big site stays small.
-                "bibtex": LazyHTML(_bibtex_html, site_ref, paper),
-                "abstract_html": LazyHTML(_abstract_html, paper),
-                "jsonld": LazyHTML(_jsonld, site_ref, paper, links),
-            },
-            description=plain_text(paper.abstract[:400]),
+        context = PaperContext(site_ref, paper, related)
+        pages.append(
+            Page(
+                site.paper_url(paper),
+                "paper.html",
+                plain_text(paper.title),
+                context,
+                description=context.description,
+            )
         )
-        pages.append(page)
     return pages
+
+
+class PaperContext(Mapping[str, Any]):
+    """What a paper page's template is given (`PAPER_CONTEXT`), made each time it is read.
+
+    Only the paper and what its values are made from are kept: made in advance, every
+    paper's links, sightings and description took 120 MB at 50,000 papers, held from
+    collecting the pages to the end of the build (and in every forked render worker);
+    made when the page is rendered, each lives as long as its page takes.
+    """
+
+    __slots__ = ("_related", "_site", "paper")
+
+    def __init__(self, site: Site, paper: Paper, related: RelatedIndex) -> None:
+        self._site = site
+        self.paper = paper
+        self._related = related
+
+    def __getitem__(self, name: str) -> Any:
+        return PAPER_CONTEXT[name](self._site, self.paper, self._related)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(PAPER_CONTEXT)
+
+    def __len__(self) -> int:
+        return len(PAPER_CONTEXT)
+
+    def __contains__(self, name: object) -> bool:
+        return name in PAPER_CONTEXT
+
+    def __repr__(self) -> str:
+        return f"PaperContext({self.paper.key!r})"
+
+    def description(self) -> str:
+        """The page's description: the start of the abstract, as plain text."""
+        return plain_text(self.paper.abstract[:400])
+
+
+def paper_sightings(paper: Paper) -> list[dict[str, Any]]:
+    """Where the paper was seen, for its page: source, position, date, upvotes and the
+    listing's URL (None unless it is http(s))."""
+    return [
+        {
+            "source": s.source,
+            "position": s.position,
+            "date": s.date,
+            "upvotes": s.upvotes,
+            "url": s.url if is_http_url(s.url) else None,
+        }
+        for s in paper.sightings
+    ]
+
+
+def _bibtex_html(site: Site, paper: Paper) -> Markup:
+    return escape(paper_bibtex(site, paper))
+
+
+def _abstract_html(paper: Paper) -> Markup:
+    return render_rich_text(paper.abstract, marks_for(paper, "abstract"), links=True)
+
+
+def _jsonld(site: Site, paper: Paper) -> Markup:
+    return script_json(scholarly_article(site, paper))
+
+
+# A paper page's context: each name's value, from the site, the paper and the index of
+# related papers. The HTML ones are made only if the template outputs them.
+PAPER_CONTEXT: dict[str, Callable[[Site, Paper, RelatedIndex], Any]] = {
+    "paper": lambda site, paper, related: paper,
+    "links": lambda site, paper, related: paper_links(paper),
+    "sightings": lambda site, paper, related: paper_sightings(paper),
+    "related": lambda site, paper, related: related.lazy(paper.key, RELATED_COUNT),
+    "citation_key": lambda site, paper, related: citation_keys(site)[paper.key],
+    "bibtex": lambda site, paper, related: LazyHTML(_bibtex_html, site, paper),
+    "abstract_html": lambda site, paper, related: LazyHTML(_abstract_html, paper),
+    "jsonld": lambda site, paper, related: LazyHTML(_jsonld, site, paper),
+}
 
 
 class LazyHTML:
@@ -134,18 +194,6 @@ class LazyHTML:
 
     def __str__(self) -> str:
         return self.__html__()
-
-
-def _bibtex_html(site: Site, paper: Paper) -> Markup:
-    return escape(paper_bibtex(site, paper))
-
-
-def _abstract_html(paper: Paper) -> Markup:
-    return render_rich_text(paper.abstract, marks_for(paper, "abstract"), links=True)
-
-
-def _jsonld(site: Site, paper: Paper, links: list[dict[str, str]]) -> Markup:
-    return script_json(_scholarly_article(site, paper, links))
 
 
 # An http(s) URL that urlsplit would take apart as written: the host is non-empty and
@@ -218,10 +266,6 @@ def _links(
 
 def scholarly_article(site: Site, paper: Paper) -> dict[str, Any]:
     """schema.org ScholarlyArticle data for a paper page's JSON-LD."""
-    return _scholarly_article(site, paper, paper_links(paper))
-
-
-def _scholarly_article(site: Site, paper: Paper, links: list[dict[str, str]]) -> dict[str, Any]:
     url = site.config.base_url + site.paper_url(paper)
     title = plain_text(paper.title)
     data: dict[str, Any] = {
@@ -240,7 +284,7 @@ def _scholarly_article(site: Site, paper: Paper, links: list[dict[str, str]]) ->
         data["datePublished"] = paper.date.isoformat()
     if paper.abstract:
         data["abstract"] = plain_text(paper.abstract)
-    same_as = [link["href"] for link in links if link["kind"] in ("abs", "doi")]
+    same_as = [link["href"] for link in paper_links(paper) if link["kind"] in ("abs", "doi")]
     if same_as:
         data["sameAs"] = same_as
     if paper.arxiv_id:

@@ -3,11 +3,12 @@ anything is rendered, so plugins can add pages and the preview server can tell w
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Page:
     """One output page.
 
@@ -15,16 +16,50 @@ class Page:
     ``"topics/vision/"`` for a folder page (written as ``topics/vision/index.html``), or
     a file name such as ``"404.html"``. `context` is passed to `template` along with
     ``site`` and ``page``. A page with a `nav` label is listed in the site navigation.
+
+    `context` may be any mapping and `description` a function that makes the text, called
+    each time it is read: a paper page makes both when it is rendered, since every paper's
+    made in advance would be held from collecting the pages to the end of the build.
     """
 
     url: str
     template: str
     title: str
-    context: dict[str, Any] = field(default_factory=dict)
-    nav: str | None = None
-    nav_weight: int = 50
-    in_sitemap: bool = True
-    description: str = ""
+    context: Mapping[str, Any]
+    nav: str | None
+    nav_weight: int
+    in_sitemap: bool
+    _description: str | Callable[[], str] = field(repr=False)
+
+    def __init__(
+        self,
+        url: str,
+        template: str,
+        title: str,
+        context: Mapping[str, Any] | None = None,
+        nav: str | None = None,
+        nav_weight: int = 50,
+        in_sitemap: bool = True,
+        description: str | Callable[[], str] = "",
+    ) -> None:
+        self.url = url
+        self.template = template
+        self.title = title
+        self.context = {} if context is None else context
+        self.nav = nav
+        self.nav_weight = nav_weight
+        self.in_sitemap = in_sitemap
+        self._description = description
+
+    @property
+    def description(self) -> str:
+        """The page's summary, for its meta description."""
+        made = self._description
+        return made if isinstance(made, str) else made()
+
+    @description.setter
+    def description(self, text: str | Callable[[], str]) -> None:
+        self._description = text
 
     @property
     def output_path(self) -> str:

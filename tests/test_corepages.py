@@ -10,9 +10,13 @@ import pytest
 from conftest import DEMO_DATE, REPO
 from hypothesis import given
 from hypothesis import strategies as st
+from markupsafe import escape
 
+from digest.bibtex_export import citation_keys, paper_bibtex
 from digest.build import prepare_config
-from digest.corepages import is_http_url
+from digest.corepages import PaperContext, is_http_url, paper_links
+from digest.pages import Page
+from digest.richtext import plain_text
 from digest.serve import SourceCache, make_site
 
 
@@ -95,3 +99,48 @@ def test_a_site_and_its_pages_make_no_reference_cycle() -> None:
         assert gone() is None
     finally:
         gc.enable()
+
+
+def test_a_paper_page_makes_its_context_and_description_when_read() -> None:
+    """A paper page keeps only its paper (`PaperContext`); what its template is given is
+    made on reading, the same each time, and is what the eager page set used to hold."""
+    config, pm = prepare_config(REPO / "site.toml")
+    site = make_site(config, pm, DEMO_DATE, SourceCache())
+    page = next(p for p in site.pages if p.template == "paper.html" and p.context["links"])
+    context, paper = page.context, page.context["paper"]
+    assert isinstance(context, PaperContext) and not hasattr(context, "__dict__")
+    assert list(context) == [
+        "paper",
+        "links",
+        "sightings",
+        "related",
+        "citation_key",
+        "bibtex",
+        "abstract_html",
+        "jsonld",
+    ]
+    assert "paper" in context and "papers" not in context and context.get("papers") is None
+    assert context["links"] == paper_links(paper) != []
+    assert context["links"] is not context["links"]
+    assert context["sightings"] == [
+        {
+            "source": s.source,
+            "position": s.position,
+            "date": s.date,
+            "upvotes": s.upvotes,
+            "url": s.url if is_http_url(s.url) else None,
+        }
+        for s in paper.sightings
+    ]
+    assert context["citation_key"] == citation_keys(site)[paper.key]
+    assert list(context["related"]) == list(context["related"])
+    assert str(context["bibtex"]) == str(escape(paper_bibtex(site, paper)))
+    assert page.description == plain_text(paper.abstract[:400]) != ""
+
+
+def test_a_page_description_may_be_text_or_a_function() -> None:
+    page = Page("a/", "t.html", "A", description="Fixed")
+    assert page.description == "Fixed"
+    page.description = lambda: "Made"
+    assert page.description == "Made"
+    assert Page("b/", "t.html", "B").description == ""
