@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -121,6 +122,7 @@ def build_command(
     if result.unchanged is not None:
         _echo_unchanged(result, quiet, verbose)
         return
+    _BUILT.append(result)
     site = result.site
     if verbose:
         for problem in site.problems:
@@ -133,6 +135,26 @@ def build_command(
             f"{len(site.problems)} problems, {result.pages} pages "
             f"({result.files} files) → {result.outdir} in {result.seconds:.2f} s"
         )
+
+
+# What a successful `digest build` made, kept for `run` to exit without freeing it.
+_BUILT: list[BuildResult] = []
+
+
+def run() -> None:
+    """The ``digest`` console command: `main`, and after a successful build, an exit that
+    skips freeing the built site object by object (a third of a second at 10,000 papers,
+    seconds at 50,000; the kernel takes the memory back at once). Every file is closed and
+    published by then and no other thread is left, so nothing is lost; other commands exit
+    the ordinary way, running what they registered to run at exit."""
+    try:
+        main()
+    except SystemExit as exc:
+        if _BUILT and exc.code in (0, None):
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
+        raise
 
 
 def _echo_unchanged(result: BuildResult, quiet: bool, verbose: bool) -> None:
