@@ -314,7 +314,9 @@ def _render_forked(
         _render_slice(env, site, out, pages[index::step], with_cards)
     except BuildError as exc:
         return out.written, out.reused, exc.message, {}
-    return out.written, out.reused, None, {k: v for k, v in cards.html.items() if k not in known}
+    # Handed back and forgotten: a worker renders each paper's card once, and all of them
+    # kept to its end would grow it by half of every card of the site.
+    return out.written, out.reused, None, cards.take_new(known)
 
 
 def _render_slice(

@@ -10,9 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import os
+import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import jinja2
 from markdown_it import MarkdownIt
@@ -129,12 +131,26 @@ class CardCache:
     def __init__(self, env: jinja2.Environment):
         self.env = env
         self.html: dict[CardKey, bytes] = {}
+        # Cards `add`-ed from forked workers: (offset, length) in `_file`, an unnamed
+        # temporary file, rather than bytes in memory (see `add`).
+        self._stored: dict[CardKey, tuple[int, int]] = {}
+        self._file: BinaryIO | None = None
+        self._size = 0
         self._paper_card: tuple[Any, Any] | None = None
+
+    def _known(self, key: CardKey) -> bytes | None:
+        html = self.html.get(key)
+        if html is None:
+            place = self._stored.get(key)
+            if place is not None:
+                assert self._file is not None
+                html = os.pread(self._file.fileno(), place[1], place[0])
+        return html
 
     def fragment(self, site: Any, paper: Paper, show_abstract: bool = True) -> str:
         """The card of `paper`, rendered on first use."""
         key = (paper.key, id(paper), show_abstract)
-        html = self.html.get(key)
+        html = self._known(key)
         if html is not None:
             return html.decode("utf-8")
         paper_card = self._paper_card_macro(site)
@@ -174,23 +190,55 @@ class CardCache:
 
     def fragments(self, site: Any, papers: Iterable[Paper], show_abstract: bool = True) -> str:
         """The cards of `papers`, one after another (each rendered on first use)."""
-        html = self.html
+        known = self._known
         parts: list[bytes] = []
         for paper in papers:
-            data = html.get((paper.key, id(paper), show_abstract))
+            key = (paper.key, id(paper), show_abstract)
+            data = known(key)
             if data is None:
                 self.fragment(site, paper, show_abstract)
-                data = html[(paper.key, id(paper), show_abstract)]
+                data = self.html[key]
             parts.append(data)
         return b"".join(parts).decode("utf-8")
 
+    def take_new(self, known: set[CardKey]) -> dict[CardKey, bytes]:
+        """The cards rendered here that are not in `known`, which this cache then forgets
+        (a forked worker hands them to the build process, see `add`)."""
+        new = {key: html for key, html in self.html.items() if key not in known}
+        for key in new:
+            del self.html[key]
+        return new
+
     def add(self, cards: dict[CardKey, bytes]) -> None:
-        """Take cards rendered elsewhere (by a forked render worker)."""
-        self.html.update(cards)
+        """Take cards rendered elsewhere (by a forked render worker).
+
+        They are appended to an unnamed temporary file and read back (``pread``) when a
+        listing needs them: every card of a big site held in memory (70 MB at 50,000
+        papers) would be held in the build process and in every worker it forks to render
+        the listings, where reading them back from the file costs microseconds a card.
+        """
+        if not cards:
+            return
+        if self._file is None:
+            self._file = tempfile.TemporaryFile(buffering=0)  # noqa: SIM115 (closed by clear)
+        offset = self._size
+        for key, html in cards.items():
+            self._stored[key] = (offset, len(html))
+            offset += len(html)
+        data = memoryview(b"".join(cards.values()))
+        written = 0
+        while written < len(data):
+            written += os.write(self._file.fileno(), data[written:])
+        self._size = offset
 
     def clear(self) -> None:
         """Forget every card (once the pages that list them are all written)."""
         self.html.clear()
+        self._stored.clear()
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+            self._size = 0
 
 
 def card_cache(env: jinja2.Environment) -> CardCache:

@@ -327,3 +327,34 @@ def test_feeds_written_beside_the_rendering_fail_the_build_cleanly(
     assert err.value.message.endswith(".broken: ValueError: no room for the feed")
     assert {p: p.read_bytes() for p in result.outdir.rglob("*") if p.is_file()} == before
     assert [p.name for p in root.iterdir() if p.name.startswith("._site")] == []
+
+
+def test_the_console_command_exits_cleanly_after_a_build(site_factory) -> None:
+    # `digest build` ends its process without freeing the site (digest.cli.run): what it
+    # printed must still arrive, and a failed build must still exit non-zero.
+    root = _good_site(site_factory)
+    command = [sys.executable, "-m", "digest", "build", "--date", "2025-10-30"]
+    done = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("239 papers from 1 sources") and done.stdout.endswith(" s\n")
+    assert (root / "_site" / "index.html").is_file()
+    (root / "overrides/templates/home.html").write_text("{% if %}", encoding="utf-8")
+    failed = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
+    assert failed.returncode == 1
+    assert "overrides/templates/home.html:1: template error" in failed.stderr
+
+
+def test_cards_from_workers_are_read_back_from_a_file(demo_site: BuildResult) -> None:
+    from digest.render import Assets, card_cache, make_environment
+
+    env = make_environment(demo_site.site.config, Assets({}))
+    site, papers = demo_site.site, demo_site.site.papers[:3]
+    cache = card_cache(env)
+    made = {(p.key, id(p), True): cache.fragment(site, p).encode() for p in papers}
+    handed = cache.take_new(set())
+    assert handed == made and cache.html == {}
+    cache.add(handed)
+    assert cache.html == {}  # kept in the file, not in memory
+    assert cache.fragments(site, papers) == "".join(html.decode() for html in made.values())
+    cache.clear()
+    assert cache.fragment(site, papers[1]) == made[(papers[1].key, id(papers[1]), True)].decode()
