@@ -17,7 +17,7 @@ from markupsafe import Markup, escape
 
 from digest.bibtex_export import citation_keys, paper_bibtex
 from digest.model import Paper
-from digest.pages import Page, paginate
+from digest.pages import Page, paginate, pagination
 from digest.related import RelatedIndex
 from digest.render import marks_for
 from digest.richtext import find_urls, plain_text, render_rich_text
@@ -462,36 +462,3 @@ def reading_list_data(site: Site, papers: Sequence[Paper] | None = None) -> dict
         }
         for paper in (site.papers if papers is None else papers)
     }
-
-
-def pagination(url: str, number: int, total: int) -> dict[str, Any]:
-    """The pager of page `number` (of `total`) of the listing whose page `url` this is.
-
-    ``pages`` lists (number, url) for the first and last pages and the two either side of
-    the current one, with (None, None) where numbers are left out, so a listing of
-    thousands of pages keeps a short pager.
-    """
-    base = url.split("page/")[0]
-
-    def page_url(n: int) -> str:
-        return base if n == 1 else f"{base}page/{n}/"
-
-    shown = sorted({1, total, *range(max(1, number - 2), min(total, number + 2) + 1)})
-    pages: list[tuple[int | None, str | None]] = []
-    last = 0
-    for n in shown:
-        if n - last > 1:
-            pages.append((None, None))
-        pages.append((n, page_url(n)))
-        last = n
-    return {
-        "number": number,
-        "total": total,
-        "previous": page_url(number - 1) if number > 1 else None,
-        "next": page_url(number + 1) if number < total else None,
-        "pages": pages,
-    }
-
-
-# The name plugins may already use (the topics plugin paginates its pages too).
-_pagination = pagination

@@ -81,3 +81,35 @@ def paginate(items: list[Any], url: str, page_size: int) -> list[tuple[str, list
         (url if n == 1 else f"{url}page/{n}/", chunk, n, total)
         for n, chunk in enumerate(chunks, start=1)
     ]
+
+
+def pagination(url: str, number: int, total: int) -> dict[str, Any]:
+    """The pager of page `number` (of `total`) of the listing whose page `url` this is.
+
+    ``pages`` lists (number, url) for the first and last pages and the two either side of
+    the current one, with (None, None) where numbers are left out, so a listing of
+    thousands of pages keeps a short pager (and a listing's pagers grow linearly with its
+    pages, not with their square). Every listing of the core and the built-in plugins
+    uses it, so their pagers look and work alike.
+    """
+    suffix = f"page/{number}/"
+    base = url[: -len(suffix)] if number > 1 and url.endswith(suffix) else url
+
+    def page_url(n: int) -> str:
+        return base if n == 1 else f"{base}page/{n}/"
+
+    shown = sorted({1, total, *range(max(1, number - 2), min(total, number + 2) + 1)})
+    pages: list[tuple[int | None, str | None]] = []
+    last = 0
+    for n in shown:
+        if n - last > 1:
+            pages.append((None, None))
+        pages.append((n, page_url(n)))
+        last = n
+    return {
+        "number": number,
+        "total": total,
+        "previous": page_url(number - 1) if number > 1 else None,
+        "next": page_url(number + 1) if number < total else None,
+        "pages": pages,
+    }

@@ -68,7 +68,7 @@ from markupsafe import Markup
 from digest import hookimpl
 from digest.config import Config, Options
 from digest.model import Paper
-from digest.pages import Page, paginate
+from digest.pages import Page, paginate, pagination
 from digest.richtext import MATH_SPAN, Mark
 from digest.site import Site
 
@@ -733,7 +733,7 @@ def digest_pages(site: Site) -> list[Page]:
                     "total": len(papers),
                     "counts": counts,
                     "mark_css": mark_css(settings.colours),
-                    "pagination": _pagination(number, total),
+                    "pagination": pagination(url, number, total),
                 },
                 nav="For you" if number == 1 else None,
                 nav_weight=20,
@@ -757,18 +757,3 @@ def mark_css(colours: dict[str, str]) -> Markup:
         for label, colour in sorted(colours.items())
     )
     return Markup("\n".join(rules))
-
-
-def _pagination(number: int, total: int) -> dict[str, Any]:
-    """The pager context ``_macros.html``'s ``pager`` expects, for ``for-you/``."""
-
-    def url(n: int) -> str:
-        return "for-you/" if n == 1 else f"for-you/page/{n}/"
-
-    return {
-        "number": number,
-        "total": total,
-        "previous": url(number - 1) if number > 1 else None,
-        "next": url(number + 1) if number < total else None,
-        "pages": [(n, url(n)) for n in range(1, total + 1)],
-    }

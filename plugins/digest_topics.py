@@ -96,7 +96,7 @@ from digest.bibtex_export import bibtex_file
 from digest.config import Config, Options
 from digest.feeds import atom_feed
 from digest.model import Paper, newest_first, slugify
-from digest.pages import Page, paginate
+from digest.pages import Page, paginate, pagination
 from digest.publish import OutputDir
 from digest.site import Site
 from plugins.digest_highlight import MEMO_SIZE, Memo, Pattern, Scanner
@@ -1001,28 +1001,13 @@ def digest_pages(site: Site) -> list[Page]:
                     {
                         "topic": topic,
                         "papers": chunk,
-                        "pagination": _pagination(base, number, total),
+                        "pagination": pagination(url, number, total),
                         "feed": f"{base}feed.xml" if settings.feeds else None,
                     },
                     description=f"{topic['count']} papers on {topic['name']}.",
                 )
             )
     return pages
-
-
-def _pagination(base: str, number: int, total: int) -> dict[str, Any]:
-    """The pager context ``_macros.html``'s ``pager`` expects."""
-
-    def url(n: int) -> str:
-        return base if n == 1 else f"{base}page/{n}/"
-
-    return {
-        "number": number,
-        "total": total,
-        "previous": url(number - 1) if number > 1 else None,
-        "next": url(number + 1) if number < total else None,
-        "pages": [(n, url(n)) for n in range(1, total + 1)],
-    }
 
 
 @hookimpl

@@ -26,9 +26,9 @@ import pytest
 
 from digest.build import BuildResult
 from digest.config import Config
-from digest.corepages import code_url, pagination, paper_links, script_json
+from digest.corepages import code_url, paper_links, script_json
 from digest.model import Paper, Sighting
-from digest.pages import Page
+from digest.pages import Page, pagination
 from digest.render import FRAGMENT, ROOT, Assets, make_environment
 
 REPO = Path(__file__).resolve().parent.parent
@@ -298,6 +298,9 @@ def test_pagination_keeps_a_short_pager_for_long_listings() -> None:
     assert first["previous"] is None and first["next"] == "topics/x/page/2/"
     assert [u for _, u in first["pages"]] == ["topics/x/", "topics/x/page/2/", "topics/x/page/3/"]
     assert pagination("topics/x/page/2/", 2, 3)["previous"] == "topics/x/"
+    # A listing whose own URL says "page" (a topic named "Webpage agents", say).
+    assert pagination("topics/webpage/page/2/", 2, 3)["previous"] == "topics/webpage/"
+    assert pagination("topics/webpage/", 1, 2)["next"] == "topics/webpage/page/2/"
 
 
 # --- Throwaway sites -----------------------------------------------------------------------

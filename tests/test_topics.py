@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import urljoin
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -426,6 +427,62 @@ def test_topic_pages_are_paginated_with_chips(daily_build) -> None:
     assert len(first.cards) == 10
     assert all(chips for chips in first.chips)
     assert all(href.startswith(("../", "./")) for chips in first.chips for href in chips)
+
+
+def pager_items(path: Path) -> list[tuple[str, str | None]]:
+    """(text, href) of each item of a page's pager, in order."""
+
+    class Pager(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.depth = 0
+            self.items: list[tuple[str, str | None]] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            found = dict(attrs)
+            if tag == "nav" and found.get("class") == "pager":
+                self.depth = 1
+            elif self.depth and tag in ("a", "span"):
+                self.items.append(("", found.get("href")))
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag == "nav":
+                self.depth = 0
+
+        def handle_data(self, data: str) -> None:
+            if self.depth and self.items and data.strip():
+                text, href = self.items[-1]
+                self.items[-1] = (text + data.strip(), href)
+
+    parser = Pager()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser.items
+
+
+def test_a_long_topic_listing_has_a_short_pager(tmp_path: Path) -> None:
+    # Every page of a listing of P pages linking all P would make its pagers grow as P².
+    from digest.build import build
+
+    (tmp_path / "data").mkdir()
+    shutil.copy(DATA / "hf-daily-papers.txt", tmp_path / "data")
+    (tmp_path / "site.toml").write_text("page_size = 2\n" + DAILY, encoding="utf-8")
+    result = build(tmp_path / "site.toml", date=DEMO_DATE)
+    biggest = max(result.site.data["topics"], key=lambda t: t["count"])
+    total = -(-biggest["count"] // 2)
+    assert total >= 9
+    folder = result.outdir / "topics" / biggest["slug"]
+    items = pager_items(folder / "page" / "5" / "index.html")
+    assert [text for text, _ in items] == [
+        "← Newer", "1", "…", "3", "4", "5", "6", "7", "…", str(total), "Older →"
+    ]  # fmt: skip
+    here = f"https://example.org/d/topics/{biggest['slug']}/page/5/"
+    targets = {text: href and urljoin(here, href) for text, href in items}
+    listing = f"https://example.org/d/topics/{biggest['slug']}/"
+    assert targets["1"] == listing and targets["5"] is None
+    assert targets["4"] == targets["← Newer"] == f"{listing}page/4/"
+    assert targets[str(total)] == f"{listing}page/{total}/"
+    assert (folder / "page" / "4" / "index.html").is_file()
+    assert [text for text, _ in pager_items(folder / "index.html")][:4] == ["1", "2", "3", "…"]
 
 
 def test_topic_feeds(daily_build) -> None:
