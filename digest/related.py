@@ -14,6 +14,7 @@ over C arrays rather than dicts of strings.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import functools
 import math
 import re
@@ -28,6 +29,7 @@ from operator import floordiv, itemgetter, ne
 from typing import overload
 
 from digest.model import Paper
+from digest.rebuilds import rebuilds_expected
 from digest.richtext import MATH_SPAN
 
 # ``[a-z][a-z0-9]{2,}(?:-[a-z0-9]+)*``, possessive: the same words (backtracking could never
@@ -220,7 +222,9 @@ class RelatedIndex:
         self.papers = list(papers)
         self.positions = {p.key: i for i, p in enumerate(self.papers)}
         vocabulary = _current_vocabulary()
-        bags = [_bag(p.title, p.abstract, vocabulary) for p in self.papers]
+        # (Bags are remembered only for a next index: a one-off build needs each once.)
+        bag = _bag if rebuilds_expected() else _bag.__wrapped__
+        bags = [bag(p.title, p.abstract, vocabulary) for p in self.papers]
         vocabulary.chunks = _ChunkTerms(vocabulary)
         terms = _index_terms(bags, (terms_per_paper, max_postings), vocabulary)
         self._terms = terms
@@ -327,7 +331,7 @@ class _Terms:
     """
 
     vocabulary: _Vocabulary
-    bags: list[Bag]
+    bags: list[Bag]  # (none kept when no rebuild is expected, see `_index_terms`)
     limits: tuple[int, int]  # terms_per_paper, max_postings
     df: dict[int, int]
     idf: list[float]  # by term id; 0.0 for a term in one paper only, or in all
@@ -352,6 +356,10 @@ _UPDATE_SHARE = 0.1
 
 def _index_terms(bags: list[Bag], limits: tuple[int, int], vocabulary: _Vocabulary) -> _Terms:
     global _last_terms
+    if not rebuilds_expected():
+        # The bags are kept only for a next index to see what changed: none will come
+        # (at 50,000 papers they are 40 MB).
+        return dataclasses.replace(_fresh_terms(bags, limits, vocabulary, None), bags=[])
     last = _last_terms  # (read once: another thread may be making an index too)
     if last is not None and last.vocabulary is not vocabulary:
         last = None

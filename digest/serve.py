@@ -81,10 +81,10 @@ from digest.history import attach_read_only, history_path
 from digest.model import Problem, newest_first
 from digest.pages import Page
 from digest.publish import OutputDir
+from digest.rebuilds import expect_rebuilds
 from digest.render import Assets, make_environment, static_files, theme_dirs
 from digest.site import Site
 from digest.sources.base import Reader, Source
-from digest.sources.jsonl import remember_lines
 from digest.sources.loader import LoadResult, load_source
 from digest.uptodate import site_inputs
 from digest.watch import Debouncer, PollingWatcher
@@ -874,7 +874,7 @@ class Preview:
         self.lock = threading.RLock()
         self.token = secrets.token_hex(4)  # a restarted server must reload every tab
         self.sources = SourceCache()
-        remember_lines()  # an edit to one line of a big JSON Lines source reads only that line
+        expect_rebuilds()  # e.g. an edit to one line of a big JSON Lines source reads that line
         self._templates: tuple[pluggy.PluginManager | None, TemplateCache] = (None, TemplateCache())
         self.model: Model | None = None
         self.gen: Generation | None = None

@@ -69,6 +69,7 @@ from digest import hookimpl
 from digest.config import Config, Options
 from digest.model import Paper
 from digest.pages import Page, paginate, pagination
+from digest.rebuilds import rebuilds_expected
 from digest.richtext import MATH_SPAN, Mark
 from digest.site import Site
 
@@ -397,7 +398,9 @@ V = TypeVar("V")
 
 
 class Memo(Generic[K, V]):
-    """A bounded memo of pure per-text results (never None).
+    """A bounded memo of pure per-text results (never None), kept for the process's next
+    builds (the preview server's): it remembers nothing unless `rebuilds_expected`, as a
+    build that comes once finds no text twice.
 
     Two generations: new entries go to the recent one; when it is full it becomes the older
     one (the previous older is dropped), and a hit in the older one moves back to the
@@ -419,7 +422,9 @@ class Memo(Generic[K, V]):
         return value
 
     def put(self, key: K, value: V) -> V:
-        """Remember `value` for `key`; returns `value`."""
+        """Remember `value` for `key` (if rebuilds are expected); returns `value`."""
+        if not rebuilds_expected():
+            return value
         if len(self._recent) >= self.size:
             self._older = self._recent
             self._recent = {}

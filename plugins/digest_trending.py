@@ -71,6 +71,7 @@ from digest import hookimpl
 from digest.config import Config, Options
 from digest.model import Paper
 from digest.pages import Page
+from digest.rebuilds import rebuilds_expected
 from digest.site import Site
 from plugins.digest_highlight import Memo
 
@@ -301,7 +302,10 @@ def _score_memo(
     today: dt.date, settings: TrendingSettings, history: UpvoteHistory | None, undated: float
 ) -> Memo[tuple[Any, ...], tuple[Any, ...]] | None:
     """The memo of scores for a build date, settings, history date and undated age (a
-    paper's own inputs are the memo's keys); None when they cannot be a key."""
+    paper's own inputs are the memo's keys); None when they cannot be a key, or when no
+    later build will ask (see `digest.rebuilds`)."""
+    if not rebuilds_expected():
+        return None
     since = getattr(history, "previous_date", None) if history is not None else None
     group = (
         today,

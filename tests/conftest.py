@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from digest.build import BuildResult, build, load_papers, prepare_config
 from digest.model import Paper
+from digest.rebuilds import expect_rebuilds, rebuilds_expected
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "data"
@@ -104,3 +105,23 @@ def demo_site(tmp_path_factory: pytest.TempPathFactory) -> BuildResult:
     """The repo's demo digest, built once per test session into a temporary folder."""
     out = tmp_path_factory.mktemp("demo") / "_site"
     return build(REPO / "site.toml", outdir=out, date=DEMO_DATE)
+
+
+@pytest.fixture
+def rebuilds() -> Iterator[None]:
+    """This process expects to build again, as the preview server's does: results are kept
+    for the next build (see `digest.rebuilds`); as it was afterwards."""
+    was = rebuilds_expected()
+    expect_rebuilds()
+    yield
+    expect_rebuilds(was)
+
+
+@pytest.fixture
+def one_off() -> Iterator[None]:
+    """This process builds once, as `digest build`'s does: nothing is kept for a next
+    build; as it was afterwards."""
+    was = rebuilds_expected()
+    expect_rebuilds(False)
+    yield
+    expect_rebuilds(was)

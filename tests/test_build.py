@@ -358,3 +358,29 @@ def test_cards_from_workers_are_read_back_from_a_file(demo_site: BuildResult) ->
     assert cache.fragments(site, papers) == "".join(html.decode() for html in made.values())
     cache.clear()
     assert cache.fragment(site, papers[1]) == made[(papers[1].key, id(papers[1]), True)].decode()
+
+
+@pytest.mark.parametrize("expected", [False, True])
+def test_only_a_process_that_builds_again_keeps_results(
+    site_factory, build_site, expected: bool
+) -> None:
+    # `digest build` builds once: term bags and plugin memos would be memory for nobody.
+    from digest import related
+    from digest.rebuilds import expect_rebuilds, rebuilds_expected
+    from plugins import digest_trending
+
+    was = rebuilds_expected()
+    expect_rebuilds(expected)
+    try:
+        related._last_terms = None
+        digest_trending._SCORE_MEMOS.clear()
+        related._bag.cache_clear()
+        result = build_site(_good_site(site_factory))
+    finally:
+        expect_rebuilds(was)
+    papers = len(result.site.papers)
+    assert papers > 200
+    kept_scores = sum(map(len, digest_trending._SCORE_MEMOS.values()))
+    assert (kept_scores > papers // 2) == expected and (kept_scores == 0) != expected
+    assert related._bag.cache_info().currsize == (papers if expected else 0)
+    assert (related._last_terms is not None) == expected

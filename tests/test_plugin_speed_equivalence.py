@@ -142,7 +142,7 @@ def test_scanner_matches_the_named_group_regex_on_random_text(
             assert scanner.counts(text) == dict(Counter(i for _, _, i in expected))
 
 
-def test_memo_keeps_the_last_generation() -> None:
+def test_memo_keeps_the_last_generation(rebuilds: None) -> None:
     memo: Memo[str, int] = Memo(size=3)
     for i in range(7):  # generations: 0 1 2, then 3 4 5 (the older), then 6
         memo.put(str(i), i)
@@ -150,6 +150,12 @@ def test_memo_keeps_the_last_generation() -> None:
     assert memo.get("6") == 6 and memo.get("3") == 3
     assert memo.get("0") is None
     assert memo.get("missing") is None
+
+
+def test_a_memo_keeps_nothing_when_no_rebuild_is_expected(one_off: None) -> None:
+    memo: Memo[str, int] = Memo(size=3)
+    assert memo.put("a", 1) == 1
+    assert memo.get("a") is None and len(memo) == 0
 
 
 def test_keyword_matchers_share_marks_but_not_lists() -> None:
@@ -284,7 +290,9 @@ def test_sample_frequencies_match_a_fresh_count(seed_papers: list[Paper]) -> Non
 # --- trending -------------------------------------------------------------------------
 
 
-def test_remembered_trending_scores_match_fresh_ones(seed_papers: list[Paper]) -> None:
+def test_remembered_trending_scores_match_fresh_ones(
+    seed_papers: list[Paper], rebuilds: None
+) -> None:
     def ranked(papers: list[Paper], site: Site) -> list[tuple[str, dict[str, Any]]]:
         papers = [dataclasses.replace(p, data={}) for p in papers]
         trending.rank_papers(papers, site, trending.TrendingSettings())
@@ -294,6 +302,7 @@ def test_remembered_trending_scores_match_fresh_ones(seed_papers: list[Paper]) -
     papers = list(seed_papers)
     trending._SCORE_MEMOS.clear()
     first = ranked(papers, site)
+    assert sum(map(len, trending._SCORE_MEMOS.values())) > len(papers) // 2  # (inputs recur)
     assert ranked(papers, site) == first  # from the memo
     bumped = dataclasses.replace(
         papers[5], sightings=(*papers[5].sightings, Sighting("extra", position=1, upvotes=500))
@@ -309,7 +318,7 @@ def test_remembered_trending_scores_match_fresh_ones(seed_papers: list[Paper]) -
         assert list(kept["parts"]) == list(computed["parts"]) == list(trending.PARTS)
 
 
-def test_a_memo_hit_gives_a_fresh_dict(seed_papers: list[Paper]) -> None:
+def test_a_memo_hit_gives_a_fresh_dict(seed_papers: list[Paper], rebuilds: None) -> None:
     site = Site(config=None, date=dt.date(2025, 11, 1))  # type: ignore[arg-type]
     papers = [dataclasses.replace(p, data={}) for p in seed_papers[:5]]
     trending.rank_papers(papers, site, trending.TrendingSettings())

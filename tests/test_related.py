@@ -10,6 +10,7 @@ from collections import Counter, defaultdict
 from hypothesis import given
 from hypothesis import strategies as st
 
+from digest import related as related_module
 from digest.model import Paper
 from digest.related import (
     _PLURAL,
@@ -145,7 +146,7 @@ def keys_of(related: dict[str, list[Paper]]) -> dict[str, list[str]]:
     return {key: [p.key for p in found] for key, found in related.items()}
 
 
-def test_the_same_as_the_plain_method_also_after_edits() -> None:
+def test_the_same_as_the_plain_method_also_after_edits(rebuilds: None) -> None:
     """Terms and weights are remembered between runs (a preview server builds again after
     each edit): an edited, added or removed paper must give what a first run gives."""
     rng = random.Random(3)
@@ -159,6 +160,7 @@ def test_the_same_as_the_plain_method_also_after_edits() -> None:
         for _ in range(12):
             expected = keys_of(reference_related(papers, count, per_paper, postings))
             assert keys_of(related_papers(papers, count, per_paper, postings)) == expected
+            assert related_module._last_terms is not None  # what the next run starts from
             change = rng.choice(["edit", "edit", "edit", "replace", "remove", "shuffle", "none"])
             at = rng.randrange(len(papers))
             if change == "edit":

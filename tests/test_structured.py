@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from digest.model import Paper, Problem, Sighting
+from digest.rebuilds import expect_rebuilds
 from digest.sources import (
     arxiv_atom,
     arxiv_rss,
@@ -1034,7 +1035,7 @@ def test_jsonl_remembered_lines_give_the_same_papers_and_fresh_copies() -> None:
     demo = load("hf_daily_papers_2026-08-13.json").papers[:3]
     lines = [json.dumps(p.to_json()) for p in demo]
     edited = [lines[0], lines[1].replace(demo[1].title, "An edited title"), lines[2]]
-    jsonl.remember_lines()
+    expect_rebuilds()
     try:
         first = papers_of(read_text(jsonl.READER, "\n".join(lines)))
         assert first == papers_of(read_text(jsonl.READER, "\n".join(lines)))
@@ -1042,7 +1043,7 @@ def test_jsonl_remembered_lines_give_the_same_papers_and_fresh_copies() -> None:
         first[0].links["abs"] = "https://example.org/changed"
         again = papers_of(read_text(jsonl.READER, "\n".join(edited)))
     finally:
-        jsonl.remember_lines(False)
+        expect_rebuilds(False)
     fresh = papers_of(read_text(jsonl.READER, "\n".join(edited)))
     assert again == fresh
     assert again[1].title == "An edited title" and again[0].title == demo[0].title

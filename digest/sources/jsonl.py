@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from digest.model import Paper, Problem, Sighting, split_arxiv_id
+from digest.rebuilds import rebuilds_expected
 from digest.sources.base import Source
 from digest.sources.fields import is_http_url
 from digest.sources.loader import SNIFF_BYTES
@@ -203,7 +204,7 @@ class JsonlReader:
                 yield from _read_array(document, source)
                 return
             first = False
-            if _REMEMBER:
+            if rebuilds_expected():
                 yield from _remembered_line(text, number, source)
             else:
                 yield from _read_line(text, number, source)
@@ -245,16 +246,6 @@ def _copy(item: Paper | Problem) -> Paper | Problem:
     return item.copy() if isinstance(item, Paper) else item
 
 
-def remember_lines(on: bool = True) -> None:
-    """Remember what each line gave from now on (the preview server, which reads a file
-    again after every edit, turns this on; a one-off build has no use for it)."""
-    global _REMEMBER
-    _REMEMBER = on
-    if not on:
-        _REMEMBERED.clear()
-
-
-_REMEMBER = False
 # (text digest, line number, source label) → (source, what the line gave).
 _REMEMBERED: dict[tuple[bytes, int, str], tuple[Source, tuple[Paper | Problem, ...]]] = {}
 REMEMBERED_LINES = 200_000
