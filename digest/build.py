@@ -463,10 +463,11 @@ def _build(
                 out.write_bytes(assets.url_path(rel), data)
             env = make_environment(config, assets)
             pm.hook.digest_jinja_env(env=env, site=site)
-            render_pages(env, site, out, progress)
-            # A card a paper (90 MB at 50,000 papers) need not outlive the listings: the
-            # plugins' last hook comes next, on top of everything else.
-            card_cache(env).clear()
+            try:
+                render_pages(env, site, out, progress)
+            finally:
+                # A card a paper need not outlive the listings (and its file is closed).
+                card_cache(env).clear()
         with _phase(result, "background", progress):
             background.finish()  # the search index and the feeds
         with _phase(result, "feeds", progress):

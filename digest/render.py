@@ -21,7 +21,7 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
 from digest.config import Config
-from digest.errors import ConfigError
+from digest.errors import BuildError, ConfigError
 from digest.model import Paper
 from digest.richtext import Mark, plain_text, render_rich_text
 
@@ -219,16 +219,22 @@ class CardCache:
         """
         if not cards:
             return
-        if self._file is None:
-            self._file = tempfile.TemporaryFile(buffering=0)  # noqa: SIM115 (closed by clear)
+        data = memoryview(b"".join(cards.values()))
+        try:
+            if self._file is None:
+                self._file = tempfile.TemporaryFile(buffering=0)  # noqa: SIM115 (see clear)
+            written = 0
+            while written < len(data):
+                written += os.write(self._file.fileno(), data[written:])
+        except OSError as exc:
+            raise BuildError(
+                f"cannot keep the rendered paper cards in a temporary file "
+                f"({tempfile.gettempdir()}): {exc.strerror or exc}; nothing was published"
+            )
         offset = self._size
         for key, html in cards.items():
             self._stored[key] = (offset, len(html))
             offset += len(html)
-        data = memoryview(b"".join(cards.values()))
-        written = 0
-        while written < len(data):
-            written += os.write(self._file.fileno(), data[written:])
         self._size = offset
 
     def clear(self) -> None:

@@ -344,7 +344,9 @@ def test_the_console_command_exits_cleanly_after_a_build(site_factory) -> None:
     assert "overrides/templates/home.html:1: template error" in failed.stderr
 
 
-def test_cards_from_workers_are_read_back_from_a_file(demo_site: BuildResult) -> None:
+def test_cards_from_workers_are_read_back_from_a_file(
+    demo_site: BuildResult, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from digest.render import Assets, card_cache, make_environment
 
     env = make_environment(demo_site.site.config, Assets({}))
@@ -358,6 +360,14 @@ def test_cards_from_workers_are_read_back_from_a_file(demo_site: BuildResult) ->
     assert cache.fragments(site, papers) == "".join(html.decode() for html in made.values())
     cache.clear()
     assert cache.fragment(site, papers[1]) == made[(papers[1].key, id(papers[1]), True)].decode()
+
+    def full(fd: int, data: bytes) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("digest.render.os.write", full)
+    with pytest.raises(BuildError, match=r"paper cards in a temporary file .*No space left"):
+        cache.add(handed)
+    cache.clear()
 
 
 @pytest.mark.parametrize("expected", [False, True])
