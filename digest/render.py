@@ -135,7 +135,6 @@ class CardCache:
         # temporary file, rather than bytes in memory (see `add`).
         self._stored: dict[CardKey, tuple[int, int]] = {}
         self._file: BinaryIO | None = None
-        self._size = 0
         self._paper_card: tuple[Any, Any] | None = None
 
     def _known(self, key: CardKey) -> bytes | None:
@@ -223,6 +222,7 @@ class CardCache:
         try:
             if self._file is None:
                 self._file = tempfile.TemporaryFile(buffering=0)  # noqa: SIM115 (see clear)
+            offset = self._file.tell()  # (only ever appended to)
             written = 0
             while written < len(data):
                 written += os.write(self._file.fileno(), data[written:])
@@ -231,11 +231,9 @@ class CardCache:
                 f"cannot keep the rendered paper cards in a temporary file "
                 f"({tempfile.gettempdir()}): {exc.strerror or exc}; nothing was published"
             )
-        offset = self._size
         for key, html in cards.items():
             self._stored[key] = (offset, len(html))
             offset += len(html)
-        self._size = offset
 
     def clear(self) -> None:
         """Forget every card (once the pages that list them are all written)."""
@@ -244,7 +242,6 @@ class CardCache:
         if self._file is not None:
             self._file.close()
             self._file = None
-            self._size = 0
 
 
 def card_cache(env: jinja2.Environment) -> CardCache:
