@@ -23,8 +23,8 @@ marks are remembered (a preview server's rebuild only scans the texts that chang
 
 Results
 -------
-``digest_papers`` runs last (``trylast``, so trending ranks exist) and sets, for each paper
-that matches a keyword or a watched author::
+``digest_papers`` runs last (``trylast``, after trending has ordered the papers) and sets,
+for each paper that matches a keyword or a watched author::
 
     paper.data["marks"] = {"title": [Mark …], "abstract": [Mark …]}   # the core renders them
     paper.data["highlight"] = {"matched": [labels, title's first], "score": n,
@@ -33,7 +33,7 @@ that matches a keyword or a watched author::
 
 ``score`` = Σ over matched keywords (``title_weight`` if it occurs in the title, else 1)
 + ``author_weight`` per watched author. The For-you page ``for-you/`` (nav "For you")
-lists matching papers by score, then trending rank, then key, and shows how many papers
+lists matching papers by score, then in the site's order (trending's), and shows how many papers
 each keyword matched.
 
 A paper matching an ``exclude`` keyword gets ``paper.data["highlight"]["excluded"]`` and,
@@ -685,7 +685,8 @@ def digest_papers(papers: list[Paper], site: Site) -> None:
 
 
 def for_you(papers: Iterable[Paper]) -> list[Paper]:
-    """Papers that matched something, best first: not excluded, score, trending rank, key.
+    """Papers that matched something, best first: not excluded, score, then the order of
+    `papers` (the site's: trending's, when that plugin ranks them).
 
     Hidden papers are left out; demoted ones come after every other match.
     """
@@ -695,10 +696,9 @@ def for_you(papers: Iterable[Paper]) -> list[Paper]:
         if p.data.get(NAME, {}).get("matched") or p.data.get(NAME, {}).get("authors")
     ]
 
-    def order(item: tuple[int, Paper]) -> tuple[bool, float, int, str]:
+    def order(item: tuple[int, Paper]) -> tuple[bool, float, int]:
         i, paper = item
-        rank = paper.data.get("trending", {}).get("rank", i + 1)
-        return (is_excluded(paper), -paper.data[NAME]["score"], rank, paper.key)
+        return (is_excluded(paper), -paper.data[NAME]["score"], i)
 
     return [p for _, p in sorted(matched, key=order) if not p.data.get("hidden")]
 

@@ -30,17 +30,24 @@ the previous build, None when it was not seen), it is used; if that object also 
 
 Results
 -------
-``digest_papers`` (``tryfirst``, so later plugins see ranks) reorders ``papers`` in place,
-highest score first, and sets::
+``digest_papers`` (``tryfirst``, so later plugins see the order) reorders ``papers`` in
+place, highest score first, and scores every paper::
 
-    paper.data["trending"] = {
+    site.data["trending"][paper.key] = {
         "score": float, "rank": int (1 = hottest), "badge": rank <= badge_top,
         "why": "18 upvotes · 3 days old · in 3 listings",
         "parts": {"base", "upvotes", "listings", "position", "velocity": points each,
                   "points": their sum, "decay": factor, "age_days": int | None},
     }
 
-and adds the page ``trending/`` (nav "Trending"): the top papers with their score and why.
+The papers ranked within ``top`` (or ``badge_top``, if larger) also carry that dict as
+``paper.data["trending"]``, which the theme shows (the badge on cards, the why on a paper's
+page). The others do not: a score and rank move every night for every paper, so shown on
+every paper's page they would make each page a new file each night, while a reader learns
+nothing from "#9,058". The site's order is the rank of every paper.
+
+The plugin adds the page ``trending/`` (nav "Trending"): the top papers with their score and
+why.
 
 Settings (``[plugins.trending]``, defaults shown)::
 
@@ -284,11 +291,20 @@ def rank_papers(papers: list[Paper], site: Site, settings: TrendingSettings) -> 
         scored[key] = info
     order = sorted(range(len(papers)), key=lambda i: (-scored[keys[i]]["score"], keys[i]))
     papers[:] = [papers[i] for i in order]
+    ranking: dict[str, dict[str, Any]] = {}
+    shown = max(settings.top, settings.badge_top)
     for rank, i in enumerate(order, start=1):
         paper, info = papers[rank - 1], scored[keys[i]]
         info["rank"] = rank
         info["badge"] = rank <= settings.badge_top
-        paper.data[NAME] = info
+        ranking[keys[i]] = info
+        # Only where the theme shows it: a rank on every paper's page would change the
+        # page of nearly every paper every night, as a few new papers move all ranks.
+        if rank <= shown:
+            paper.data[NAME] = info
+        else:
+            paper.data.pop(NAME, None)  # (the preview builds again with the same papers)
+    site.data[NAME] = ranking
 
 
 # Scores by what they depend on, kept between builds: the preview server rebuilds in one

@@ -350,14 +350,16 @@ def test_paper_data_and_scores(site_factory) -> None:
     assert [p.title for p in for_you(papers)] == ["Scaling laws for diffusion", "Notes", "A study"]
 
 
-def test_for_you_ties_follow_trending_rank() -> None:
+def test_for_you_ties_keep_the_sites_order() -> None:
+    # The site's order is trending's when that plugin runs (which ranks every paper, while
+    # only its top papers carry a rank in their data).
     a, b = Paper("a", abstract="diffusion"), Paper("b", abstract="diffusion")
-    a.data["trending"] = {"rank": 2}
-    b.data["trending"] = {"rank": 1}
+    a.data["trending"] = {"rank": 1}
     settings = HighlightSettings(keywords=matcher("diffusion"))
     for p in (a, b):
         highlight_paper(p, settings)
-    assert [p.title for p in for_you([a, b])] == ["b", "a"]
+    assert [p.title for p in for_you([b, a])] == ["b", "a"]
+    assert [p.title for p in for_you([a, b])] == ["a", "b"]
 
 
 @pytest.mark.parametrize("mode", ["demote", "hide"])

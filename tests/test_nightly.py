@@ -251,7 +251,7 @@ def test_upvote_velocity_reorders_trending(site_factory: SiteFactory) -> None:
     def ranks(root: Path, n: int) -> dict[str, int]:
         (root / "data" / "daily.txt").write_text(nights[n], encoding="utf-8")
         result = build(root / "site.toml", date=WEEK[n])
-        return {p.key: p.data["trending"]["rank"] for p in result.site.papers}
+        return {key: info["rank"] for key, info in result.site.data["trending"].items()}
 
     root = site_factory(SITE.format(extra=""), files={"data/daily.txt": ""})
     ranks(root, 0)

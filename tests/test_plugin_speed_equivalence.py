@@ -296,7 +296,7 @@ def test_remembered_trending_scores_match_fresh_ones(
     def ranked(papers: list[Paper], site: Site) -> list[tuple[str, dict[str, Any]]]:
         papers = [dataclasses.replace(p, data={}) for p in papers]
         trending.rank_papers(papers, site, trending.TrendingSettings())
-        return [(p.key, p.data["trending"]) for p in papers]
+        return [(p.key, site.data["trending"][p.key]) for p in papers]
 
     site = Site(config=None, date=dt.date(2025, 11, 1))  # type: ignore[arg-type]
     papers = list(seed_papers)

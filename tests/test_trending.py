@@ -317,8 +317,23 @@ def test_the_home_page_follows_the_trending_order(site_factory, build_site) -> N
         config=DAILY + '\n[plugins]\ndisabled = ["topics"]\n', seeds=["hf-daily-papers.txt"]
     )
     result = build_site(root)
-    ranks = [p.data["trending"]["rank"] for p in result.site.papers]
-    assert ranks == sorted(ranks)
+    ranking = result.site.data["trending"]
+    assert len(ranking) == len(result.site.papers) > 50
+    assert [ranking[p.key]["rank"] for p in result.site.papers] == list(
+        range(1, len(result.site.papers) + 1)
+    )
+    # Only the papers the theme shows as trending (the top 50) carry their rank, so the
+    # page of any other paper does not change when new papers move every rank.
+    assert [p.key for p in result.site.papers if "trending" in p.data] == [
+        p.key for p in result.site.papers[:50]
+    ]
+    assert all(p.data["trending"] is ranking[p.key] for p in result.site.papers[:50])
+    below = result.site.papers[50]
+    page = (result.outdir / result.site.paper_url(below) / "index.html").read_text("utf-8")
+    top = result.site.papers[0]
+    top_page = (result.outdir / result.site.paper_url(top) / "index.html").read_text("utf-8")
+    assert "Why it is trending (#1)" in top_page
+    assert "Why it is trending" not in page
 
 
 def test_build_without_trending(site_factory, build_site) -> None:
