@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import difflib
 import gc
@@ -9,7 +10,7 @@ import multiprocessing
 import os
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ import jinja2
 import pluggy
 
 from digest import feeds, search
+from digest import reuse as page_reuse
 from digest.config import Config, ConfigIssue, load_config
 from digest.corepages import core_pages
 from digest.errors import BuildError, ConfigError
@@ -30,11 +32,12 @@ from digest.plugins import available_plugin_names, make_plugin_manager
 from digest.publish import OutputDir, atomic_output, check_output_dir
 from digest.render import Assets, CardKey, card_cache, make_environment, static_files
 from digest.report import write_report
+from digest.reuse import PageReuse, WatchedSite
 from digest.site import Site, SourceReport
 from digest.sources.base import Reader, Source
 from digest.sources.loader import LoadResult, load_source
 from digest.sources.merge import merge_papers
-from digest.uptodate import inputs_digest, load_stamp, save_stamp, up_to_date
+from digest.uptodate import code_digest, inputs_digest, load_stamp, save_stamp, up_to_date
 
 Progress = Callable[[str], None]
 # A context manager factory that times the phase it is named after.
@@ -49,6 +52,8 @@ class BuildResult:
     outdir: Path
     pages: int = 0
     files: int = 0
+    # Pages taken unrendered from the previous build (`digest.reuse`).
+    reused: int = 0
     seconds: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)
     # Set when nothing changed since the last build (`digest.uptodate`): what it published.
@@ -157,11 +162,19 @@ def enrich_and_collect(
         site.pages = collect_pages(site, pm)
 
 
-def render_page(env: jinja2.Environment, site: Site, page: Page, nav: list[Page]) -> str:
-    """One page's HTML; template problems become a `BuildError` naming file and line."""
+def render_page(
+    env: jinja2.Environment,
+    site: Site | WatchedSite,
+    page: Page,
+    nav: list[Page],
+    context: Mapping[str, Any] | None = None,
+) -> str:
+    """One page's HTML (`context`: the values of the page's context, if already read);
+    template problems become a `BuildError` naming file and line."""
     try:
         template = env.get_template(page.template)
-        return template.render(site=site, page=page, nav=nav, **page.context)
+        values = page.context if context is None else context
+        return template.render(site=site, page=page, nav=nav, **values)
     except jinja2.TemplateSyntaxError as exc:
         raise BuildError(f"{exc.filename or exc.name}:{exc.lineno}: template error: {exc}") from exc
     except jinja2.TemplateError as exc:
@@ -221,11 +234,17 @@ def _phase(result: BuildResult, name: str, progress: Progress | None) -> Iterato
 
 
 def render_pages(
-    env: jinja2.Environment, site: Site, out: OutputDir, progress: Progress | None = None
+    env: jinja2.Environment,
+    site: Site,
+    out: OutputDir,
+    progress: Progress | None = None,
+    reuse: PageReuse | None = None,
 ) -> None:
     """Render every page of the site into the output folder, on every core when the site is
     big enough for that to pay (forked workers share the loaded site copy-on-write).
-    `progress` hears ``"render 4200/11172"`` as parts of the site are done.
+    `progress` hears ``"render 4200/11172"`` as parts of the site are done. With `reuse`,
+    a page the previous build published from the same inputs is taken from it unrendered
+    (`digest.reuse`), and `reuse` records what this build published.
 
     In parallel, pages are rendered in two rounds so that no card is rendered twice: first
     the pages of single papers, each followed by that paper's card (while its title is in
@@ -237,7 +256,7 @@ def render_pages(
         parts = RENDER_PARTS_PER_WORKER
         before = out.count
         for index in range(parts):
-            _render_slice(env, site, out, site.pages[index::parts])
+            _render_slice(env, site, out, site.pages[index::parts], reuse=reuse)
             if progress:
                 progress(f"render {out.count - before}/{total}")
         return
@@ -251,7 +270,9 @@ def render_pages(
     cards = bool(card_cache(env).html)
     done = 1 if probe else 0
     for pages, with_cards in ((singles, cards), (listings, False)):
-        done = _render_round(env, site, out, pages, with_cards, workers, done, total, progress)
+        done = _render_round(
+            env, site, out, pages, with_cards, workers, done, total, progress, reuse
+        )
 
 
 def _render_round(
@@ -264,21 +285,25 @@ def _render_round(
     done: int,
     total: int,
     progress: Progress | None,
+    reuse: PageReuse | None,
 ) -> int:
     """Render `pages` in forked workers, with the card of each page's paper if `with_cards`;
     returns the number of pages done."""
     global _FORK_STATE
     parts = workers * RENDER_PARTS_PER_WORKER
-    _FORK_STATE = (env, site, out, pages, with_cards)
+    _FORK_STATE = (env, site, out, pages, with_cards, reuse)
     cards = card_cache(env)
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
             tasks = [(i, parts) for i in range(parts)]
-            for written, reused, error, rendered in pool.imap_unordered(_render_forked, tasks):
+            for done_part in pool.imap_unordered(_render_forked, tasks):
+                written, reused, error, rendered, published = done_part
                 if error:
                     raise BuildError(error)
                 out.absorb(written, reused)
                 cards.add(rendered)
+                if reuse is not None:
+                    reuse.add_part(published)
                 done += len(written)
                 if progress:
                     progress(f"render {done}/{total}")
@@ -291,7 +316,9 @@ RENDER_PARTS_PER_WORKER = 8
 
 
 # What forked render workers inherit: set just before a pool forks, cleared after.
-_FORK_STATE: tuple[jinja2.Environment, Site, OutputDir, list[Page], bool] | None = None
+_FORK_STATE: (
+    tuple[jinja2.Environment, Site, OutputDir, list[Page], bool, PageReuse | None] | None
+) = None
 PARALLEL_MIN_PAGES = 1000
 
 
@@ -303,31 +330,66 @@ def _render_workers(pages: int) -> int:
 
 def _render_forked(
     task: tuple[int, int],
-) -> tuple[list[str], int, str | None, dict[CardKey, bytes]]:
+) -> tuple[list[str], int, str | None, dict[CardKey, bytes], tuple[dict[str, list[Any]], int]]:
     index, step = task
     assert _FORK_STATE is not None
-    env, site, parent_out, pages, with_cards = _FORK_STATE
+    env, site, parent_out, pages, with_cards, reuse = _FORK_STATE
     out = OutputDir(parent_out.path, parent_out.previous)
     cards = card_cache(env)
     known = set(cards.html)
+    if reuse is not None:
+        reuse.start_part()
     try:
-        _render_slice(env, site, out, pages[index::step], with_cards)
+        _render_slice(env, site, out, pages[index::step], with_cards, reuse)
     except BuildError as exc:
-        return out.written, out.reused, exc.message, {}
+        return out.written, out.reused, exc.message, {}, ({}, 0)
     # Handed back and forgotten: a worker renders each paper's card once, and all of them
     # kept to its end would grow it by half of every card of the site.
-    return out.written, out.reused, None, cards.take_new(known)
+    part = reuse.part() if reuse is not None else ({}, 0)
+    return out.written, out.reused, None, cards.take_new(known), part
 
 
 def _render_slice(
-    env: jinja2.Environment, site: Site, out: OutputDir, pages: list[Page], cards: bool = False
+    env: jinja2.Environment,
+    site: Site,
+    out: OutputDir,
+    pages: list[Page],
+    cards: bool = False,
+    reuse: PageReuse | None = None,
 ) -> None:
     nav = site_nav(site)
     cache = card_cache(env)
     for page in pages:
-        out.write_text(page.output_path, render_page(env, site, page, nav))
+        if reuse is not None and page.inputs is not None:
+            _render_reusable(env, site, out, page, nav, reuse)
+        else:
+            out.write_text(page.output_path, render_page(env, site, page, nav))
         if cards:
             cache.fragment(site, page.context["paper"])
+
+
+def _render_reusable(
+    env: jinja2.Environment,
+    site: Site,
+    out: OutputDir,
+    page: Page,
+    nav: list[Page],
+    reuse: PageReuse,
+) -> None:
+    """Take `page` from the previous build if its fingerprint is the same, else render it;
+    record its fingerprint unless its template read what the fingerprint does not cover."""
+    rel = page.output_path
+    values = dict(page.context)  # (read once: a paper page's context makes its values)
+    fingerprint = reuse.fingerprint(page, values)
+    stamp = reuse.match(rel, fingerprint)
+    if stamp is not None and out.link_previous(rel, stamp):
+        reuse.record(rel, fingerprint, stamp, taken=True)
+        return
+    watched = WatchedSite(site)
+    out.write_text(rel, render_page(env, watched, page, nav, values))
+    if not watched.strayed:
+        with contextlib.suppress(OSError):  # (unrecorded, it is rendered again next time)
+            reuse.record(rel, fingerprint, out.stamp(rel))
 
 
 def build(
@@ -358,7 +420,9 @@ def build(
     run = _Run(started=time.perf_counter())
     try:
         skip_allowed = not force and report is None
-        result = _build(run, config_path, outdir, date, strict, progress, history, skip_allowed)
+        result = _build(
+            run, config_path, outdir, date, strict, progress, history, skip_allowed, force
+        )
     except BaseException as exc:
         if report is not None:
             if run.result is not None:
@@ -400,8 +464,10 @@ def _build(
     progress: Progress | None,
     history: Path | None,
     skip_allowed: bool = False,
+    force: bool = False,
 ) -> BuildResult:
-    """The pipeline itself (see `build`); `run` keeps the result and history as it goes."""
+    """The pipeline itself (see `build`); `run` keeps the result and history as it goes
+    (`force`: render every page, taking none from the previous build)."""
     config, pm = prepare_config(config_path, strict)
     target = (outdir or config.output_dir).resolve()
     check_output_dir(config, target)
@@ -463,8 +529,13 @@ def _build(
                 out.write_bytes(assets.url_path(rel), data)
             env = make_environment(config, assets)
             pm.hook.digest_jinja_env(env=env, site=site)
+            code = code_digest(config, pm)
+            shared = page_reuse.site_inputs(code, site, pm, site_nav(site), assets.names)
+            reuse = page_reuse.load(config.root, target, shared)
+            if reuse is not None and force:
+                reuse.previous = {}
             try:
-                render_pages(env, site, out, progress)
+                render_pages(env, site, out, progress, reuse)
             finally:
                 # A card a paper need not outlive the listings (and its file is closed).
                 card_cache(env).clear()
@@ -473,9 +544,11 @@ def _build(
         with _phase(result, "feeds", progress):
             pm.hook.digest_build_done(site=site, outdir=out.path, output=out)
         result.files = out.count
+        result.reused = reuse.taken if reuse is not None else 0
         if run.history is not None:
             with _phase(result, "record", progress):
                 run.history.record(site)
+    page_reuse.save(config.root, target, reuse)  # (for the published site only)
     if run.history is not None:
         run.history.commit()  # only now that the new site is published
     result.pages = len(site.pages)

@@ -130,10 +130,11 @@ def build_command(
         for phase, seconds in result.phases.items():
             click.echo(f"  {phase}: {seconds:.3f} s", err=True)
     if not quiet:
+        reused = f", {result.reused} unchanged since the last build" if result.reused else ""
         click.echo(
             f"{len(site.papers)} papers from {len(site.sources)} sources, "
             f"{len(site.problems)} problems, {result.pages} pages "
-            f"({result.files} files) → {result.outdir} in {result.seconds:.2f} s"
+            f"({result.files} files{reused}) → {result.outdir} in {result.seconds:.2f} s"
         )
 
 

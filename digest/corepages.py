@@ -97,9 +97,19 @@ def paper_pages(site: Site) -> list[Page]:
                 plain_text(paper.title),
                 context,
                 description=context.description,
+                inputs=paper_page_inputs,
             )
         )
     return pages
+
+
+def paper_page_inputs(values: Mapping[str, Any], digest: Callable[[Any], bytes]) -> bytes:
+    """What a paper's page is made from (see `Page.inputs`): the paper, with everything
+    plugins added to it, its related papers and its citation key, which other papers'
+    keys can change. Links, sightings, BibTeX and JSON-LD are made from these."""
+    parts = [digest(values["paper"]), values["citation_key"].encode()]
+    parts.extend(map(digest, values["related"]))
+    return b"\0".join(parts)
 
 
 class PaperContext(Mapping[str, Any]):

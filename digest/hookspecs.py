@@ -7,8 +7,9 @@ grow arguments without breaking plugins. Hooks run in this order during a build:
 1. ``digest_configure`` once, after site.toml is read: validate your settings.
 2. ``digest_readers`` when sources are loaded: offer format readers.
 3. ``digest_papers`` once, on the merged papers: enrich them (trending, topics …).
-4. ``digest_jinja_env`` once, when the theme's environment is made: add filters/globals.
-5. ``digest_pages`` once: add pages to the page set.
+4. ``digest_pages`` once: add pages to the page set.
+5. ``digest_jinja_env`` once, when the theme's environment is made: add filters/globals;
+   ``digest_page_inputs`` then says what they read.
 6. ``digest_build_done`` after every page is written, before the site is published.
 """
 
@@ -74,7 +75,23 @@ def digest_papers(papers: list[Paper], site: Site) -> None:
 
 @hookspec
 def digest_jinja_env(env: jinja2.Environment, site: Site) -> None:
-    """Add filters, tests or globals to the theme's Jinja environment (one per build)."""
+    """Add filters, tests or globals to the theme's Jinja environment (one per build).
+
+    Implement ``digest_page_inputs`` too, or every build renders every page.
+    """
+
+
+@hookspec
+def digest_page_inputs(site: Site) -> object:
+    """Say what the filters, tests and globals you add in ``digest_jinja_env`` read
+    besides their arguments and the config: return a value whose ``repr`` changes whenever
+    that changes, or None when they read nothing else.
+
+    A build takes a paper's page unchanged from the previous build when nothing it is
+    made from changed (`digest.reuse`); what every plugin returns here is part of that.
+    While one plugin that adds to the environment does not implement this hook, a build
+    cannot know what its pages are made from, and renders all of them.
+    """
 
 
 @hookspec

@@ -20,6 +20,13 @@ class Page:
     `context` may be any mapping and `description` a function that makes the text, called
     each time it is read: a paper page makes both when it is rendered, since every paper's
     made in advance would be held from collecting the pages to the end of the build.
+
+    `inputs`, when given, says what the page is made from besides what every page is (the
+    code, theme, config and navigation): called with the context's values and a function
+    that digests a value by its repr (`digest.reuse.PageReuse.digest`), it returns bytes
+    that change whenever the page would. A build then takes the page's file from the
+    previous build when they have not changed (see `digest.reuse`); without `inputs` a
+    page is rendered at every build.
     """
 
     url: str
@@ -29,6 +36,7 @@ class Page:
     nav: str | None
     nav_weight: int
     in_sitemap: bool
+    inputs: Callable[[Mapping[str, Any], Callable[[Any], bytes]], bytes] | None
     _description: str | Callable[[], str] = field(repr=False)
 
     def __init__(
@@ -41,6 +49,7 @@ class Page:
         nav_weight: int = 50,
         in_sitemap: bool = True,
         description: str | Callable[[], str] = "",
+        inputs: Callable[[Mapping[str, Any], Callable[[Any], bytes]], bytes] | None = None,
     ) -> None:
         self.url = url
         self.template = template
@@ -49,6 +58,7 @@ class Page:
         self.nav = nav
         self.nav_weight = nav_weight
         self.in_sitemap = in_sitemap
+        self.inputs = inputs
         self._description = description
 
     @property

@@ -72,13 +72,44 @@ class OutputDir:
             target = self._target(rel)
             if self._old is not None and self._link_unchanged(rel, data, target):
                 return
-            with open(target, "wb") as file:
+            try:
+                file = open(target, "xb")  # noqa: SIM115 (closed below)
+            except FileExistsError:
+                # Written before in this build, maybe as a link to the published file,
+                # which writing through the link would change: replaced, not overwritten.
+                os.unlink(target)
+                file = open(target, "xb")  # noqa: SIM115
+            with file:
                 file.write(data)
         except OSError as exc:
             raise BuildError(
                 f"cannot write {rel} into the build folder next to {self.path.parent}: "
                 f"{exc.strerror or exc}; nothing was published"
             )
+
+    def link_previous(self, rel: str, stamp: list[int]) -> bool:
+        """Take the previously published `rel` as it is, if it is still the file with
+        `stamp` (size, modification time in ns and inode: see `stamp`); False (and nothing
+        done) when it is not."""
+        if self._old is None:
+            return False
+        old = f"{self._old}/{rel}"
+        try:
+            st = os.stat(old)
+            if [st.st_size, st.st_mtime_ns, st.st_ino] != stamp:
+                return False
+            os.link(old, self._target(rel))
+        except OSError:
+            if self.written and self.written[-1] == rel:
+                self.written.pop()  # (it will be written instead)
+            return False
+        self.reused += 1
+        return True
+
+    def stamp(self, rel: str) -> list[int]:
+        """[size, modification time in ns, inode] of the file written at `rel`."""
+        st = os.stat(f"{self._root}/{rel}")
+        return [st.st_size, st.st_mtime_ns, st.st_ino]
 
     def _link_unchanged(self, rel: str, data: bytes, target: str) -> bool:
         old = f"{self._old}/{rel}"

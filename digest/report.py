@@ -51,6 +51,7 @@ def build_report(
             "problems_by_kind": dict(sorted(Counter(p.kind for p in problems).items())),
             "pages": result.pages if result is not None else 0,
             "files": result.files if result is not None else 0,
+            "reused_pages": result.reused if result is not None else 0,
         },
         "sources": [
             {

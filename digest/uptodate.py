@@ -60,7 +60,23 @@ def _existing_theme_dirs(config: Config) -> list[Path]:
 def inputs_digest(config: Config, pm: pluggy.PluginManager, settings: Iterable[str]) -> str:
     """A digest of the site's inputs, the code that builds it (paper-digest and every
     loaded plugin) and `settings` (the build's own options, such as its date)."""
+    return _digest(config, pm, settings, with_sources=True)
+
+
+def code_digest(config: Config, pm: pluggy.PluginManager) -> str:
+    """A digest of what every page is made from but the papers: `inputs_digest` without
+    the sources, the history and the build's options (see `digest.reuse`)."""
+    return _digest(config, pm, (), with_sources=False)
+
+
+def _digest(
+    config: Config, pm: pluggy.PluginManager, settings: Iterable[str], with_sources: bool
+) -> str:
     files, trees = site_inputs(config)
+    if not with_sources:
+        files -= {s.path for s in config.sources}
+        if config.history is not None:
+            files.discard(config.history)
     paths = set(files)
     for tree in trees:
         paths.update(p for p in tree.rglob("*") if p.is_file())

@@ -915,6 +915,11 @@ def digest_jinja_env(env: Any, site: Site) -> None:
     env.globals["topic_groups"] = topic_groups
 
 
+@hookimpl
+def digest_page_inputs(site: Site) -> None:
+    """``topic_groups`` reads only the papers it is given."""
+
+
 # ---------------------------------------------------------------------------------------
 # Pages and feeds
 

@@ -164,7 +164,7 @@ def full_disk_after(writes: int) -> Callable[..., Any]:
 
     def fake_open(path: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
         file = open(path, mode, *args, **kwargs)  # noqa: SIM115 (the caller closes it)
-        if "w" in mode and ".new-" in str(path):
+        if ("w" in mode or "x" in mode) and ".new-" in str(path):
             count[0] += 1
             if count[0] > writes:
                 return _FullDisk(file)

@@ -308,6 +308,7 @@ def test_the_report_of_a_good_and_a_failed_build(site_factory: SiteFactory) -> N
         "papers": 2,
         "problems": 0,
         "problems_by_kind": {},
+        "reused_pages": 0,  # (the first build: no page to take from an earlier one)
         "sources": 1,
     }
     assert {"history", "load", "plugins", "pages", "render", "record"} <= set(good["phases"])

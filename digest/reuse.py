@@ -1,0 +1,189 @@
+"""Pages a build takes unchanged from the previous build instead of rendering them again.
+
+A page that says what it is made from (`Page.inputs`; every paper's page does) gets a
+*fingerprint*: a hash of those inputs and of what every page is made from (the code, the
+theme, the config, the navigation, the static files and the pages' URLs; `site_inputs`).
+A build records the fingerprint of each such page it published, with the size,
+modification time and inode of the page's file, in ``.digest-cache/pages-<output>.json``
+(one record per output folder; `store_path`). The next
+build hard-links the published file instead of rendering the page when the fingerprint is
+the same and the file is untouched: a night of new papers renders the pages of the papers
+that changed, not every paper's.
+
+A fingerprint only covers what it hashes, so whatever else a page reads disqualifies it:
+
+- a template that reads anything of ``site`` but its config and `Site.paper_url` (its date,
+  papers or pages) gets a page that is rendered again at the next build (`WatchedSite`);
+- a plugin that adds Jinja filters or globals (``digest_jinja_env``) without saying what
+  they read (``digest_page_inputs``) makes every build render every page.
+
+``digest build --force`` renders every page. The preview server renders pages when they
+are asked for and does not use any of this.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pluggy
+
+from digest.pages import Page
+from digest.site import Site
+
+CACHE_DIR = Path(".digest-cache")
+FORMAT = 1
+# What a reused page's published file must still be: [size, mtime_ns, inode].
+FileStamp = list[int]
+
+
+def site_inputs(
+    code: str, site: Site, pm: pluggy.PluginManager, nav: list[Page], assets: Mapping[str, str]
+) -> bytes | None:
+    """What every reusable page is made from, as a digest; None when a plugin adds to the
+    Jinja environment without saying what its additions read (then no page is reused).
+
+    `code` is `digest.uptodate.code_digest` (the code, theme and config files), `assets`
+    the static files' hashed names.
+    """
+    declared = {impl.plugin for impl in pm.hook.digest_page_inputs.get_hookimpls()}
+    if any(impl.plugin not in declared for impl in pm.hook.digest_jinja_env.get_hookimpls()):
+        return None
+    whole = hashlib.sha256(code.encode())
+    whole.update(repr([(p.url, p.title, p.nav, p.nav_weight) for p in nav]).encode())
+    whole.update(repr(sorted(assets.items())).encode())
+    whole.update(repr(pm.hook.digest_page_inputs(site=site)).encode())
+    # A paper's URL is its own slug unless another paper's clashed with it: those
+    # exceptions are the only part of any page's links that other papers decide.
+    clashes = sorted(
+        (paper.key, slug)
+        for paper in [*site.papers, *site.archived]
+        if (slug := site.slugs.get(paper.key, paper.slug)) != paper.slug
+    )
+    whole.update(repr(clashes).encode())
+    return whole.digest()
+
+
+class WatchedSite:
+    """The site as a reusable page's template sees it: notes (`strayed`) any read that
+    its fingerprint does not cover, that is anything but ``config`` and ``paper_url``."""
+
+    __slots__ = ("_site", "strayed")
+
+    def __init__(self, site: Site) -> None:
+        self._site = site
+        self.strayed = False
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in _COVERED:
+            self.strayed = True
+        return getattr(self._site, name)
+
+
+# The config is hashed with the code; a paper's URL is its slug (the paper's own) or one
+# of the clashes `site_inputs` hashes.
+_COVERED = frozenset({"config", "paper_url"})
+
+
+class PageReuse:
+    """The fingerprints of the pages the previous build published (`previous`) and of
+    those this build publishes (`published`), for one output folder."""
+
+    def __init__(self, inputs: bytes, previous: dict[str, list[Any]] | None = None) -> None:
+        self.inputs = inputs
+        self.previous = previous or {}
+        self.published: dict[str, list[Any]] = {}
+        self.taken = 0  # pages taken from the previous build (not rendered)
+        # A paper is the input of its page and of its neighbours': hashed once per build.
+        self._digests: dict[int, bytes] = {}
+
+    def fingerprint(self, page: Page, values: Mapping[str, Any]) -> str:
+        """The fingerprint of `page`, whose context's values are `values` (the page must
+        have `inputs`)."""
+        assert page.inputs is not None
+        whole = hashlib.sha256(self.inputs)
+        whole.update(repr((page.url, page.template, page.title, page.in_sitemap)).encode())
+        whole.update(page.inputs(values, self.digest))
+        return whole.hexdigest()[:32]
+
+    def digest(self, value: Any) -> bytes:
+        """A digest of `value`'s repr, kept for the rest of the build (so `value` must not
+        change meanwhile: papers do not once the pages are made)."""
+        known = self._digests.get(id(value))
+        if known is None:
+            known = self._digests[id(value)] = hashlib.sha256(repr(value).encode()).digest()
+        return known
+
+    def match(self, rel: str, fingerprint: str) -> FileStamp | None:
+        """The stamp the published `rel` must have to be reused for `fingerprint`, or None
+        when the previous build published it from other inputs (or not at all)."""
+        entry = self.previous.get(rel)
+        if entry is None or entry[0] != fingerprint:
+            return None
+        return list(entry[1:])
+
+    def record(self, rel: str, fingerprint: str, stamp: FileStamp, taken: bool = False) -> None:
+        """Note that this build published `rel` for `fingerprint`, as a file with `stamp`
+        (`taken`: the previous build's file, not rendered)."""
+        self.published[rel] = [fingerprint, *stamp]
+        self.taken += taken
+
+    def start_part(self) -> None:
+        """Forget what was recorded so far: a forked render worker then records only its
+        own part, which `part` hands back."""
+        self.published, self.taken = {}, 0
+
+    def part(self) -> tuple[dict[str, list[Any]], int]:
+        """What was recorded since `start_part`, for `add_part` in the build process."""
+        return self.published, self.taken
+
+    def add_part(self, part: tuple[dict[str, list[Any]], int]) -> None:
+        """Add what a forked render worker recorded."""
+        self.published.update(part[0])
+        self.taken += part[1]
+
+
+def store_path(root: Path, output: Path) -> Path:
+    """Where the site in `root` keeps the record of its last build into `output`."""
+    name = hashlib.sha256(str(output).encode()).hexdigest()[:12]
+    return root / CACHE_DIR / f"pages-{name}.json"
+
+
+def load(root: Path, output: Path, inputs: bytes | None) -> PageReuse | None:
+    """What the last build into `output` recorded (nothing when it was made from other
+    site-wide inputs or cannot be read); None when `inputs` is None (nothing reusable)."""
+    if inputs is None:
+        return None
+    try:
+        data = json.loads(store_path(root, output).read_text(encoding="utf-8"))
+        if data["format"] == FORMAT and data["output"] == str(output):
+            return PageReuse(inputs, data["pages"] if data["inputs"] == inputs.hex() else {})
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return PageReuse(inputs)
+
+
+def save(root: Path, output: Path, reuse: PageReuse | None) -> None:
+    """Record what this build published into `output`, for the next build (best effort: a
+    build without the record renders every page). Without `reuse`, forget the record."""
+    path = store_path(root, output)
+    try:
+        if reuse is None:
+            path.unlink(missing_ok=True)
+            return
+        data = {
+            "format": FORMAT,
+            "output": str(output),
+            "inputs": reuse.inputs.hex(),
+            "pages": reuse.published,
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_text(json.dumps(data, sort_keys=True, separators=(",", ":")), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass
