@@ -19,7 +19,7 @@ from typing import Any
 import jinja2
 import pluggy
 
-from digest import feeds, search
+from digest import feeds, related, search
 from digest import reuse as page_reuse
 from digest.config import Config, ConfigIssue, load_config
 from digest.corepages import core_pages
@@ -151,15 +151,18 @@ def enrich_and_collect(
     """Run the plugins on the site's papers, then build its page set (with the history's
     archive days when there is a history): the same for `digest build` and the preview.
     `after_plugins` is called in between (the build starts the search index there)."""
-    with phase("plugins"):
-        pm.hook.digest_papers(papers=site.papers, site=site)
-    if after_plugins is not None:
-        after_plugins()
-    with phase("pages"):
-        if view is not None:
-            # Today's new papers are listed in the digest's order, so after the plugins.
-            site.archive_days = dict(sorted(view.archive_days().items()))
-        site.pages = collect_pages(site, pm)
+    # The related papers' index is made beside the plugins, since it needs only the
+    # papers' text (the paper pages take it).
+    with related.prepared(site.papers):
+        with phase("plugins"):
+            pm.hook.digest_papers(papers=site.papers, site=site)
+        if after_plugins is not None:
+            after_plugins()
+        with phase("pages"):
+            if view is not None:
+                # Today's new papers are listed in the digest's order, so after the plugins.
+                site.archive_days = dict(sorted(view.archive_days().items()))
+            site.pages = collect_pages(site, pm)
 
 
 def render_page(

@@ -18,7 +18,7 @@ from markupsafe import Markup, escape
 from digest.bibtex_export import citation_keys, paper_bibtex
 from digest.model import Paper
 from digest.pages import Page, paginate, pagination
-from digest.related import RelatedIndex
+from digest.related import RelatedIndex, related_index
 from digest.render import marks_for
 from digest.richtext import find_urls, plain_text, render_rich_text
 from digest.site import Site
@@ -81,7 +81,7 @@ def paper_pages(site: Site) -> list[Page]:
     `PaperContext`)."""
     # Each paper's related papers are found when its page is rendered (by then on every
     # core); the index they are found in, and the citation keys, are made here, once.
-    related = RelatedIndex(site.papers)
+    related = related_index(site.papers)
     citation_keys(site)
     # The site holds its pages: pages holding the site back would make each site a
     # reference cycle, which only a full garbage collection frees (the preview server

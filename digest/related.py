@@ -17,16 +17,23 @@ import collections
 import dataclasses
 import functools
 import math
+import multiprocessing
+import operator
+import os
+import pickle
 import re
+import signal
+import tempfile
 import threading
 from array import array
 from bisect import bisect_left, insort
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain, compress, count, repeat
 from operator import floordiv, itemgetter, ne
-from typing import overload
+from typing import Any, overload
 
 from digest.model import Paper
 from digest.rebuilds import rebuilds_expected
@@ -227,12 +234,26 @@ class RelatedIndex:
         bags = [bag(p.title, p.abstract, vocabulary) for p in self.papers]
         vocabulary.chunks = _ChunkTerms(vocabulary)
         terms = _index_terms(bags, (terms_per_paper, max_postings), vocabulary)
-        self._terms = terms
+        self._names = vocabulary.names
         self._stride = terms.stride
         self._kept = terms.kept
         self._weights = terms.weights
         self._sizes = terms.sizes
         self._capped = terms.capped
+
+    def parts(self) -> tuple[Any, ...]:
+        """What `from_parts` needs to make this index again (in another process)."""
+        return (self._names, self._stride, self._kept, self._weights, self._sizes, self._capped)
+
+    @classmethod
+    def from_parts(cls, papers: Sequence[Paper], parts: tuple[Any, ...]) -> RelatedIndex:
+        """The index `parts` came from, of `papers` (the same papers, in the same order)."""
+        index = cls.__new__(cls)
+        index.papers = list(papers)
+        index.positions = {p.key: i for i, p in enumerate(index.papers)}
+        index._names, index._stride, index._kept, index._weights, index._sizes = parts[:5]
+        index._capped = parts[5]
+        return index
 
     def related(self, i: int, count: int = 5) -> list[Paper]:
         """Up to `count` papers most similar to the `i`-th, best first."""
@@ -266,7 +287,7 @@ class RelatedIndex:
         """The `i`-th paper's distinctive terms and their weights, heaviest first."""
         start = i * self._stride
         end = start + self._sizes[i]
-        names = self._terms.vocabulary.names
+        names = self._names
         return dict(
             zip(
                 map(names.__getitem__, self._kept[start:end]), self._weights[start:end], strict=True
@@ -613,3 +634,105 @@ def _still_holds(bag: Bag, last: _Terms, i: int, reweighted: set[int], idf: list
 
 # 1 + log(tf) for every count a bag keeps in bytes.
 _TF = [0.0, *(1 + math.log(tf) for tf in range(1, 256))]
+
+
+# ---------------------------------------------------------------------------------------------
+# Making a build's index beside its plugins
+
+
+def related_index(papers: Sequence[Paper]) -> RelatedIndex:
+    """The index of `papers`, in the order of their keys (so no ranking of the site decides
+    which of two equally similar papers comes first): the one `prepare` had made in the
+    background, if it was made of these papers, else one made here."""
+    ordered = sorted(papers, key=_key_of)
+    pending = _take_pending()
+    if pending is not None:
+        index = pending.result(ordered)
+        if index is not None:
+            return index
+    return RelatedIndex(ordered)
+
+
+def _key_of(paper: Paper) -> str:
+    return paper.key
+
+
+@contextmanager
+def prepared(papers: Sequence[Paper]) -> Iterator[None]:
+    """While in the body, the index of `papers` is made in a forked process, for
+    `related_index` to take: a build runs its plugins meanwhile, on another core. The
+    papers must be the ones `related_index` is asked for (else it makes its own).
+
+    Nothing happens in a process that builds again (the preview server updates its last
+    index instead), for a small site, on one core, or where forking is not safe.
+    """
+    global _PENDING
+    if (
+        rebuilds_expected()
+        or len(papers) < BACKGROUND_MIN_PAPERS
+        or (os.cpu_count() or 1) < 2
+        or "fork" not in multiprocessing.get_all_start_methods()
+        or threading.active_count() > 1  # (a forked child gets one thread of several)
+    ):
+        yield
+        return
+    _PENDING = _Pending(sorted(papers, key=_key_of))
+    try:
+        yield
+    finally:
+        pending = _take_pending()
+        if pending is not None:
+            pending.cancel()
+
+
+# Below this many papers the index takes less than the fork and the hand-back.
+BACKGROUND_MIN_PAPERS = 2000
+_PENDING: _Pending | None = None
+
+
+def _take_pending() -> _Pending | None:
+    global _PENDING
+    pending, _PENDING = _PENDING, None
+    return pending
+
+
+class _Pending:
+    """An index being made in a forked child, which writes its parts to an unnamed
+    temporary file and exits (so it never waits for its parent)."""
+
+    def __init__(self, ordered: list[Paper]) -> None:
+        self.papers = ordered
+        self.file = tempfile.TemporaryFile()  # noqa: SIM115 (closed by result or cancel)
+        self.pid = os.fork()
+        if self.pid == 0:  # the child
+            code = 1
+            try:
+                index = RelatedIndex(ordered)
+                pickle.dump(index.parts(), self.file, protocol=pickle.HIGHEST_PROTOCOL)
+                self.file.flush()
+                code = 0
+            finally:
+                os._exit(code)
+
+    def result(self, ordered: list[Paper]) -> RelatedIndex | None:
+        """The index, if the child made it of the same papers as `ordered`; else None."""
+        try:
+            _, status = os.waitpid(self.pid, 0)
+            same = len(ordered) == len(self.papers) and all(map(operator.is_, ordered, self.papers))
+            if status != 0 or not same:
+                return None
+            self.file.seek(0)
+            return RelatedIndex.from_parts(ordered, pickle.load(self.file))
+        except (OSError, EOFError, pickle.UnpicklingError):
+            return None
+        finally:
+            self.file.close()
+
+    def cancel(self) -> None:
+        """Stop the child (a build that failed before it needed the index)."""
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+        except OSError:
+            pass
+        self.file.close()

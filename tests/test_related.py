@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import heapq
 import math
+import os
 import random
 from collections import Counter, defaultdict
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -17,10 +19,12 @@ from digest.related import (
     _STOP_WORDS,
     _WORD,
     RelatedIndex,
+    related_index,
     related_papers,
     terms,
 )
 from digest.richtext import MATH_SPAN
+from tests.conftest import ALL_SOURCES, SEEDS, load_seed_papers
 
 
 def paper(title: str, abstract: str = "") -> Paper:
@@ -225,3 +229,102 @@ def test_a_word_said_hundreds_of_times_weighs_as_the_plain_method_says() -> None
     assert terms(papers[-2])["gradient"] == 302
     expected = keys_of(reference_related(papers, 3, 2, 2))
     assert keys_of(related_papers(papers, 3, 2, 2)) == expected
+
+
+# --- the index a build makes beside its plugins --------------------------------------------
+
+
+@pytest.fixture
+def background(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make indexes in the background for any number of papers, also while threads that
+    earlier tests started (the preview server's) are still winding down."""
+    monkeypatch.setattr(related_module, "BACKGROUND_MIN_PAPERS", 1)
+    monkeypatch.setattr(related_module.threading, "active_count", lambda: 1)
+
+
+@pytest.fixture(scope="module")
+def seed_corpus(tmp_path_factory: pytest.TempPathFactory) -> list[Paper]:
+    """The merged seed papers (553 of them), in the order the listings give them."""
+    return load_seed_papers(tmp_path_factory.mktemp("seeds"))
+
+
+def _all_related(index: RelatedIndex, papers: list[Paper]) -> dict[str, list[str]]:
+    return {p.key: [q.key for q in index.lazy(p.key, 5)] for p in papers}
+
+
+def test_the_index_does_not_depend_on_the_order_papers_come_in(seed_corpus) -> None:
+    shuffled = list(seed_corpus)
+    random.Random(5).shuffle(shuffled)
+    expected = _all_related(related_index(seed_corpus), seed_corpus)
+    assert _all_related(related_index(shuffled), seed_corpus) == expected
+    assert sum(map(bool, expected.values())) > len(seed_corpus) // 2
+
+
+def test_an_index_made_in_the_background_is_the_one_made_here(seed_corpus, background) -> None:
+    here = related_index(seed_corpus)
+    reordered = sorted(seed_corpus, key=lambda p: p.title)  # (as plugins may reorder them)
+    with related_module.prepared(seed_corpus):
+        pending = related_module._PENDING
+        assert pending is not None and pending.pid > 0
+        made = related_index(reordered)
+    assert related_module._PENDING is None
+    assert _all_related(made, seed_corpus) == _all_related(here, seed_corpus)
+    assert [made.kept_terms(i) for i in range(len(seed_corpus))] == [
+        here.kept_terms(i) for i in range(len(seed_corpus))
+    ]
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pending.pid, os.WNOHANG)  # (collected)
+
+
+def test_papers_that_changed_meanwhile_are_indexed_afresh(seed_corpus, background) -> None:
+    fewer = seed_corpus[:-1]
+    with related_module.prepared(seed_corpus):
+        made = related_index(fewer)
+    assert len(made.papers) == len(fewer)
+    assert _all_related(made, fewer) == _all_related(RelatedIndex(sorted(fewer, key=_key)), fewer)
+
+
+def test_a_build_that_fails_meanwhile_leaves_no_process_behind(seed_corpus, background) -> None:
+    with pytest.raises(RuntimeError), related_module.prepared(seed_corpus):
+        pending = related_module._PENDING
+        assert pending is not None
+        raise RuntimeError("a plugin failed")
+    assert related_module._PENDING is None
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pending.pid, os.WNOHANG)
+
+
+def test_a_process_that_builds_again_makes_its_index_itself(
+    seed_corpus, background, rebuilds
+) -> None:
+    with related_module.prepared(seed_corpus):
+        assert related_module._PENDING is None  # (it updates its last index instead)
+
+
+def _key(paper: Paper) -> str:
+    return paper.key
+
+
+def test_a_build_with_its_index_made_in_the_background_makes_the_same_site(
+    site_factory, build_site, background, monkeypatch
+) -> None:
+    root = site_factory(config=ALL_SOURCES, seeds=SEEDS)
+    used: list[bool] = []
+    result = related_module._Pending.result
+
+    def spy(self, ordered):
+        made = result(self, ordered)
+        used.append(made is not None)
+        return made
+
+    monkeypatch.setattr(related_module._Pending, "result", spy)
+    beside = build_site(root, outdir=root / "beside")
+    assert used == [True]
+    monkeypatch.setattr(related_module, "BACKGROUND_MIN_PAPERS", 10**9)
+    here = build_site(root, outdir=root / "here")
+    assert used == [True]
+    files = sorted(p.relative_to(here.outdir) for p in here.outdir.rglob("*") if p.is_file())
+    assert files == sorted(
+        p.relative_to(beside.outdir) for p in beside.outdir.rglob("*") if p.is_file()
+    )
+    assert all((here.outdir / f).read_bytes() == (beside.outdir / f).read_bytes() for f in files)
