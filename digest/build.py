@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import difflib
 import gc
@@ -29,7 +28,7 @@ from digest.history import History, HistoryDB, history_path
 from digest.model import Paper, Problem, newest_first
 from digest.pages import Page
 from digest.plugins import available_plugin_names, make_plugin_manager
-from digest.publish import OutputDir, atomic_output, check_output_dir
+from digest.publish import OutputDir, atomic_output, check_output_dir, content_digest
 from digest.render import Assets, CardKey, card_cache, make_environment, static_files
 from digest.report import write_report
 from digest.reuse import PageReuse, WatchedSite
@@ -333,7 +332,7 @@ def _render_workers(pages: int) -> int:
 
 def _render_forked(
     task: tuple[int, int],
-) -> tuple[list[str], int, str | None, dict[CardKey, bytes], tuple[dict[str, list[Any]], int]]:
+) -> tuple[list[str], int, str | None, dict[CardKey, bytes], tuple[dict[str, list[str]], int]]:
     index, step = task
     assert _FORK_STATE is not None
     env, site, parent_out, pages, with_cards, reuse = _FORK_STATE
@@ -384,15 +383,15 @@ def _render_reusable(
     rel = page.output_path
     values = dict(page.context)  # (read once: a paper page's context makes its values)
     fingerprint = reuse.fingerprint(page, values)
-    stamp = reuse.match(rel, fingerprint)
-    if stamp is not None and out.link_previous(rel, stamp):
-        reuse.record(rel, fingerprint, stamp, taken=True)
+    digest = reuse.match(rel, fingerprint)
+    if digest is not None and out.link_previous(rel, digest):
+        reuse.record(rel, fingerprint, digest, taken=True)
         return
     watched = WatchedSite(site)
-    out.write_text(rel, render_page(env, watched, page, nav, values))
+    data = render_page(env, watched, page, nav, values).encode("utf-8")
+    out.write_bytes(rel, data)
     if not watched.strayed:
-        with contextlib.suppress(OSError):  # (unrecorded, it is rendered again next time)
-            reuse.record(rel, fingerprint, out.stamp(rel))
+        reuse.record(rel, fingerprint, content_digest(data))
 
 
 def build(

@@ -3,6 +3,7 @@ in only when complete, so a failed build leaves the published site untouched."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -87,17 +88,18 @@ class OutputDir:
                 f"{exc.strerror or exc}; nothing was published"
             )
 
-    def link_previous(self, rel: str, stamp: list[int]) -> bool:
-        """Take the previously published `rel` as it is, if it is still the file with
-        `stamp` (size, modification time in ns and inode: see `stamp`); False (and nothing
-        done) when it is not."""
+    def link_previous(self, rel: str, digest: str) -> bool:
+        """Take the previously published `rel` as it is, if its bytes still have `digest`
+        (`content_digest`); False (and nothing done) when they do not, or it is gone."""
         if self._old is None:
             return False
         old = f"{self._old}/{rel}"
         try:
-            st = os.stat(old)
-            if [st.st_size, st.st_mtime_ns, st.st_ino] != stamp:
-                return False
+            # Its bytes, not its stamp: a site restored from a CI cache has new inodes and
+            # times, and a file edited in place may keep its size and time.
+            with open(old, "rb") as file:
+                if content_digest(file.read()) != digest:
+                    return False
             os.link(old, self._target(rel))
         except OSError:
             if self.written and self.written[-1] == rel:
@@ -105,11 +107,6 @@ class OutputDir:
             return False
         self.reused += 1
         return True
-
-    def stamp(self, rel: str) -> list[int]:
-        """[size, modification time in ns, inode] of the file written at `rel`."""
-        st = os.stat(f"{self._root}/{rel}")
-        return [st.st_size, st.st_mtime_ns, st.st_ino]
 
     def _link_unchanged(self, rel: str, data: bytes, target: str) -> bool:
         old = f"{self._old}/{rel}"
@@ -124,6 +121,11 @@ class OutputDir:
             return False
         self.reused += 1
         return True
+
+
+def content_digest(data: bytes) -> str:
+    """A short digest of a file's bytes (what `OutputDir.link_previous` checks)."""
+    return hashlib.sha256(data).hexdigest()[:32]
 
 
 def check_output_dir(config: Config, target: Path) -> None:

@@ -3,12 +3,13 @@
 A page that says what it is made from (`Page.inputs`; every paper's page does) gets a
 *fingerprint*: a hash of those inputs and of what every page is made from (the code, the
 theme, the config, the navigation, the static files and the pages' URLs; `site_inputs`).
-A build records the fingerprint of each such page it published, with the size,
-modification time and inode of the page's file, in ``.digest-cache/pages-<output>.json``
-(one record per output folder; `store_path`). The next
-build hard-links the published file instead of rendering the page when the fingerprint is
-the same and the file is untouched: a night of new papers renders the pages of the papers
-that changed, not every paper's.
+A build records the fingerprint of each such page it published, with a digest of the
+page's bytes, in ``.digest-cache/pages-<output>.json`` (one record per output folder;
+`store_path`). The next build hard-links the published file instead of rendering the page
+when the fingerprint is the same and the file still holds those bytes: a night of new
+papers renders the pages of the papers that changed, not every paper's. (Bytes rather than
+file stamps, so a CI job that restores the previous site and ``.digest-cache`` from a cache,
+with new inodes and times, reuses them too.)
 
 A fingerprint only covers what it hashes, so whatever else a page reads disqualifies it:
 
@@ -36,9 +37,7 @@ from digest.pages import Page
 from digest.site import Site
 
 CACHE_DIR = Path(".digest-cache")
-FORMAT = 1
-# What a reused page's published file must still be: [size, mtime_ns, inode].
-FileStamp = list[int]
+FORMAT = 2
 
 
 def site_inputs(
@@ -93,10 +92,11 @@ class PageReuse:
     """The fingerprints of the pages the previous build published (`previous`) and of
     those this build publishes (`published`), for one output folder."""
 
-    def __init__(self, inputs: bytes, previous: dict[str, list[Any]] | None = None) -> None:
+    def __init__(self, inputs: bytes, previous: dict[str, list[str]] | None = None) -> None:
         self.inputs = inputs
         self.previous = previous or {}
-        self.published: dict[str, list[Any]] = {}
+        # Output path → [fingerprint, digest of the file's bytes (`content_digest`)].
+        self.published: dict[str, list[str]] = {}
         self.taken = 0  # pages taken from the previous build (not rendered)
         # A paper is the input of its page and of its neighbours': hashed once per build.
         self._digests: dict[int, bytes] = {}
@@ -118,18 +118,18 @@ class PageReuse:
             known = self._digests[id(value)] = hashlib.sha256(repr(value).encode()).digest()
         return known
 
-    def match(self, rel: str, fingerprint: str) -> FileStamp | None:
-        """The stamp the published `rel` must have to be reused for `fingerprint`, or None
-        when the previous build published it from other inputs (or not at all)."""
+    def match(self, rel: str, fingerprint: str) -> str | None:
+        """The digest of the bytes the previous build published at `rel` for `fingerprint`,
+        or None when it published it from other inputs (or not at all)."""
         entry = self.previous.get(rel)
         if entry is None or entry[0] != fingerprint:
             return None
-        return list(entry[1:])
+        return entry[1]
 
-    def record(self, rel: str, fingerprint: str, stamp: FileStamp, taken: bool = False) -> None:
-        """Note that this build published `rel` for `fingerprint`, as a file with `stamp`
+    def record(self, rel: str, fingerprint: str, digest: str, taken: bool = False) -> None:
+        """Note that this build published `rel` for `fingerprint`, as bytes with `digest`
         (`taken`: the previous build's file, not rendered)."""
-        self.published[rel] = [fingerprint, *stamp]
+        self.published[rel] = [fingerprint, digest]
         self.taken += taken
 
     def start_part(self) -> None:
@@ -137,11 +137,11 @@ class PageReuse:
         own part, which `part` hands back."""
         self.published, self.taken = {}, 0
 
-    def part(self) -> tuple[dict[str, list[Any]], int]:
+    def part(self) -> tuple[dict[str, list[str]], int]:
         """What was recorded since `start_part`, for `add_part` in the build process."""
         return self.published, self.taken
 
-    def add_part(self, part: tuple[dict[str, list[Any]], int]) -> None:
+    def add_part(self, part: tuple[dict[str, list[str]], int]) -> None:
         """Add what a forked render worker recorded."""
         self.published.update(part[0])
         self.taken += part[1]

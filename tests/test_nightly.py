@@ -447,6 +447,10 @@ def test_workflow_is_the_nightly_recipe() -> None:
     # The history cache is saved under tonight's date and restored from the latest night.
     assert re.search(r"key: history-\$\{\{ steps\.date\.outputs\.date \}\}-", text)
     assert "restore-keys: history-" in text
+    # Last night's site and .digest-cache come back too, in their own entry, so the build
+    # can take unchanged pages from them (digest.reuse).
+    assert re.search(r"path: \|\n\s+_site\n\s+\.digest-cache\n\s+key: site-", text)
+    assert "restore-keys: site-" in text
     # build.json is uploaded even when the build failed.
     assert re.search(r"if: (always|failure)\(\)[\s\S]*build\.json", text)
 

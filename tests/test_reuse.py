@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -109,6 +110,19 @@ def test_a_page_edited_in_the_published_site_is_rendered_again(site_factory, bui
     assert second.unchanged is None
     assert second.reused == len(second.site.papers) - 1
     assert _page_of(second).read_bytes() == original
+
+
+def test_a_site_restored_from_a_cache_is_reused(site_factory, build_site) -> None:
+    # As a CI job restores the last night's site and .digest-cache: new inodes and times.
+    root = _site(site_factory)
+    first = build_site(root, force=False)
+    copy = root / "restored"
+    shutil.copytree(first.outdir, copy, copy_function=shutil.copy)
+    shutil.rmtree(first.outdir)
+    copy.rename(first.outdir)
+    second = build_site(root, date=NEXT_DAY, force=False)
+    assert second.reused > len(second.site.papers) // 2
+    assert _tree(second.outdir) == _tree(build_site(root, date=NEXT_DAY, outdir=root / "f").outdir)
 
 
 def test_a_damaged_record_is_ignored(site_factory, build_site) -> None:
