@@ -235,9 +235,9 @@ def test_a_word_said_hundreds_of_times_weighs_as_the_plain_method_says() -> None
 
 
 @pytest.fixture
-def background(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make indexes in the background for any number of papers, also while threads that
-    earlier tests started (the preview server's) are still winding down."""
+def background(monkeypatch: pytest.MonkeyPatch, one_off: None) -> None:
+    """Make indexes in the background as a one-off build does, for any number of papers,
+    also while threads that earlier tests started (the preview server's) wind down."""
     monkeypatch.setattr(related_module, "BACKGROUND_MIN_PAPERS", 1)
     monkeypatch.setattr(related_module.threading, "active_count", lambda: 1)
 
