@@ -299,11 +299,11 @@ def _render_round(
         with multiprocessing.get_context("fork").Pool(workers) as pool:
             tasks = [(i, parts) for i in range(parts)]
             for done_part in pool.imap_unordered(_render_forked, tasks):
-                written, reused, error, rendered, published = done_part
+                written, reused, error, (rendered, prints), published = done_part
                 if error:
                     raise BuildError(error)
                 out.absorb(written, reused)
-                cards.add(rendered)
+                cards.add(rendered, prints)
                 if reuse is not None:
                     reuse.add_part(published)
                 done += len(written)
@@ -332,7 +332,13 @@ def _render_workers(pages: int) -> int:
 
 def _render_forked(
     task: tuple[int, int],
-) -> tuple[list[str], int, str | None, dict[CardKey, bytes], tuple[dict[str, list[str]], int]]:
+) -> tuple[
+    list[str],
+    int,
+    str | None,
+    tuple[dict[CardKey, bytes], dict[CardKey, str]],
+    tuple[dict[str, list[str]], int],
+]:
     index, step = task
     assert _FORK_STATE is not None
     env, site, parent_out, pages, with_cards, reuse = _FORK_STATE
@@ -344,7 +350,7 @@ def _render_forked(
     try:
         _render_slice(env, site, out, pages[index::step], with_cards, reuse)
     except BuildError as exc:
-        return out.written, out.reused, exc.message, {}, ({}, 0)
+        return out.written, out.reused, exc.message, ({}, {}), ({}, 0)
     # Handed back and forgotten: a worker renders each paper's card once, and all of them
     # kept to its end would grow it by half of every card of the site.
     part = reuse.part() if reuse is not None else ({}, 0)
@@ -435,6 +441,8 @@ def build(
         gc.unfreeze()  # see `_keep_for_good`: a caller that goes on may have cycles to free
         if run.history is not None:
             run.history.close()
+        if run.reuse is not None:
+            run.reuse.close()  # (the previous build's card file)
     if report is not None:
         write_report(report, result, None)
     return result
@@ -448,6 +456,7 @@ class _Run:
     result: BuildResult | None = None
     history: HistoryDB | None = None
     view: History | None = None
+    reuse: PageReuse | None = None
 
 
 def _requested_date(date: dt.date | None) -> dt.date | None:
@@ -533,11 +542,14 @@ def _build(
             pm.hook.digest_jinja_env(env=env, site=site)
             code = code_digest(config, pm)
             shared = page_reuse.site_inputs(code, site, pm, site_nav(site), assets.names)
-            reuse = page_reuse.load(config.root, target, shared)
+            reuse = run.reuse = page_reuse.load(config.root, target, shared)
             if reuse is not None and force:
-                reuse.previous = {}
+                reuse.forget_previous()
+            card_cache(env).reuse = reuse
             try:
                 render_pages(env, site, out, progress, reuse)
+                if reuse is not None:
+                    reuse.keep_cards(config.root, target, card_cache(env).recorded())
             finally:
                 # A card a paper need not outlive the listings (and its file is closed).
                 card_cache(env).clear()

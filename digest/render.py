@@ -14,7 +14,7 @@ import os
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import jinja2
 from markdown_it import MarkdownIt
@@ -23,7 +23,11 @@ from markupsafe import Markup, escape
 from digest.config import Config
 from digest.errors import BuildError, ConfigError
 from digest.model import Paper
+from digest.reuse import WatchedSite
 from digest.richtext import Mark, plain_text, render_rich_text
+
+if TYPE_CHECKING:
+    from digest.reuse import PageReuse
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -136,6 +140,11 @@ class CardCache:
         self._stored: dict[CardKey, tuple[int, int]] = {}
         self._file: BinaryIO | None = None
         self._paper_card: tuple[Any, Any] | None = None
+        # Set by a build that takes unchanged cards from the previous one (`digest.reuse`);
+        # then each card whose fingerprint it may record is in `fingerprints`.
+        self.reuse: PageReuse | None = None
+        self.fingerprints: dict[CardKey, str] = {}
+        self._watched: tuple[Any, WatchedSite, bool] | None = None
 
     def _known(self, key: CardKey) -> bytes | None:
         html = self.html.get(key)
@@ -152,6 +161,35 @@ class CardCache:
         html = self._known(key)
         if html is not None:
             return html.decode("utf-8")
+        reuse = self.reuse
+        if reuse is None:
+            text = self._render(site, paper, show_abstract)
+        else:
+            fingerprint = reuse.card_fingerprint(paper, show_abstract)
+            old = reuse.previous_card(fingerprint)
+            if old is not None:
+                self.html[key] = old
+                self.fingerprints[key] = fingerprint
+                return old.decode("utf-8")
+            watched, strayed = self._watched_site(site)
+            watched.strayed = False
+            text = self._render(watched, paper, show_abstract)
+            if not (watched.strayed or strayed):
+                self.fingerprints[key] = fingerprint
+        self.html[key] = text.encode("utf-8")
+        return text
+
+    def _watched_site(self, site: Any) -> tuple[WatchedSite, bool]:
+        """The site as cards see it when they may be recorded for the next build, made once
+        per site, and whether importing the theme's macros with it read more than a card's
+        fingerprint covers (then no card is recorded)."""
+        if self._watched is None or self._watched[0] is not site:
+            watched = WatchedSite(site)
+            self._paper_card_macro(watched)
+            self._watched = (site, watched, watched.strayed)
+        return self._watched[1], self._watched[2]
+
+    def _render(self, site: Any, paper: Paper, show_abstract: bool) -> str:
         paper_card = self._paper_card_macro(site)
         if paper_card is None:
             text = self.env.get_template("_card_fragment.html").render(
@@ -164,7 +202,6 @@ class CardCache:
             )
         else:
             text = str(paper_card(paper, HEADING, show_abstract))
-        self.html[key] = text.encode("utf-8")
         return text
 
     def _paper_card_macro(self, site: Any) -> Any:
@@ -200,15 +237,26 @@ class CardCache:
             parts.append(data)
         return b"".join(parts).decode("utf-8")
 
-    def take_new(self, known: set[CardKey]) -> dict[CardKey, bytes]:
-        """The cards rendered here that are not in `known`, which this cache then forgets
-        (a forked worker hands them to the build process, see `add`)."""
+    def take_new(self, known: set[CardKey]) -> tuple[dict[CardKey, bytes], dict[CardKey, str]]:
+        """The cards rendered here that are not in `known`, and the fingerprints of those
+        that have one, which this cache then forgets (a forked worker hands them to the
+        build process, see `add`)."""
         new = {key: html for key, html in self.html.items() if key not in known}
+        prints = {key: self.fingerprints.pop(key) for key in new if key in self.fingerprints}
         for key in new:
             del self.html[key]
-        return new
+        return new, prints
 
-    def add(self, cards: dict[CardKey, bytes]) -> None:
+    def recorded(self) -> Iterator[tuple[str, bytes]]:
+        """(fingerprint, HTML) of every card that has a fingerprint, once per fingerprint."""
+        seen: set[str] = set()
+        for key, fingerprint in self.fingerprints.items():
+            html = self._known(key)
+            if html is not None and fingerprint not in seen:
+                seen.add(fingerprint)
+                yield fingerprint, html
+
+    def add(self, cards: dict[CardKey, bytes], fingerprints: dict[CardKey, str]) -> None:
         """Take cards rendered elsewhere (by a forked render worker).
 
         They are appended to an unnamed temporary file and read back (``pread``) when a
@@ -216,6 +264,7 @@ class CardCache:
         papers) would be held in the build process and in every worker it forks to render
         the listings, where reading them back from the file costs microseconds a card.
         """
+        self.fingerprints.update(fingerprints)
         if not cards:
             return
         data = memoryview(b"".join(cards.values()))
@@ -239,6 +288,9 @@ class CardCache:
         """Forget every card (once the pages that list them are all written)."""
         self.html.clear()
         self._stored.clear()
+        self.fingerprints.clear()
+        self.reuse = None
+        self._watched = None
         if self._file is not None:
             self._file.close()
             self._file = None

@@ -18,7 +18,11 @@ A fingerprint only covers what it hashes, so whatever else a page reads disquali
 - a plugin that adds Jinja filters or globals (``digest_jinja_env``) without saying what
   they read (``digest_page_inputs``) makes every build render every page.
 
-``digest build --force`` renders every page. The preview server renders pages when they
+Paper cards (the HTML a listing shows for each paper) are kept the same way, in
+``.digest-cache/cards-<output>.bin``: a card whose fingerprint (the site-wide inputs and
+its paper) is unchanged is read from there instead of being rendered.
+
+``digest build --force`` renders every page and card. The preview server renders pages when they
 are asked for and does not use any of this.
 """
 
@@ -27,9 +31,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pluggy
 
@@ -92,9 +96,22 @@ class PageReuse:
     """The fingerprints of the pages the previous build published (`previous`) and of
     those this build publishes (`published`), for one output folder."""
 
-    def __init__(self, inputs: bytes, previous: dict[str, list[str]] | None = None) -> None:
+    def __init__(
+        self,
+        inputs: bytes,
+        previous: dict[str, list[str]] | None = None,
+        cards: tuple[BinaryIO, dict[str, list[int]]] | None = None,
+    ) -> None:
         self.inputs = inputs
         self.previous = previous or {}
+        # The previous build's card file and where each card is in it, by fingerprint.
+        self._card_file: BinaryIO | None = cards[0] if cards is not None else None
+        self.cards: dict[str, list[int]] = cards[1] if cards is not None else {}
+        # This build's cards, written by `keep_cards` beside the record until `save`, in a
+        # file that starts with `card_token` (which the record names, so that a record
+        # and a card file never get mixed up).
+        self.kept_cards: dict[str, list[int]] = {}
+        self.card_token = b""
         # Output path → [fingerprint, digest of the file's bytes (`content_digest`)].
         self.published: dict[str, list[str]] = {}
         self.taken = 0  # pages taken from the previous build (not rendered)
@@ -117,6 +134,53 @@ class PageReuse:
         if known is None:
             known = self._digests[id(value)] = hashlib.sha256(repr(value).encode()).digest()
         return known
+
+    def forget_previous(self) -> None:
+        """Take nothing from the previous build (``--force``); this one is still recorded."""
+        self.previous, self.cards = {}, {}
+
+    def card_fingerprint(self, paper: Any, show_abstract: bool) -> str:
+        """The fingerprint of `paper`'s card (with its abstract or not)."""
+        whole = hashlib.sha256(self.inputs)
+        whole.update(b"card\0%d" % show_abstract)
+        whole.update(self.digest(paper))
+        return whole.hexdigest()[:32]
+
+    def previous_card(self, fingerprint: str) -> bytes | None:
+        """The card the previous build rendered for `fingerprint`, if it kept one."""
+        place = self.cards.get(fingerprint)
+        if place is None or self._card_file is None:
+            return None
+        try:
+            data = os.pread(self._card_file.fileno(), place[1], place[0])
+        except OSError:
+            return None
+        return data if len(data) == place[1] else None
+
+    def keep_cards(self, root: Path, output: Path, cards: Iterable[tuple[str, bytes]]) -> None:
+        """Write this build's cards (fingerprint, HTML) for the next build, beside the
+        record, which `save` puts in place once the site is published (best effort)."""
+        kept: dict[str, list[int]] = {}
+        path = _cards_path(root, output, ".new")
+        self.card_token = os.urandom(16)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("wb") as file:
+                file.write(self.card_token)
+                offset = len(self.card_token)
+                for fingerprint, html in cards:
+                    file.write(html)
+                    kept[fingerprint] = [offset, len(html)]
+                    offset += len(html)
+        except OSError:
+            kept = {}
+        self.kept_cards = kept
+
+    def close(self) -> None:
+        """Close the previous build's card file."""
+        if self._card_file is not None:
+            self._card_file.close()
+            self._card_file = None
 
     def match(self, rel: str, fingerprint: str) -> str | None:
         """The digest of the bytes the previous build published at `rel` for `fingerprint`,
@@ -149,8 +213,15 @@ class PageReuse:
 
 def store_path(root: Path, output: Path) -> Path:
     """Where the site in `root` keeps the record of its last build into `output`."""
-    name = hashlib.sha256(str(output).encode()).hexdigest()[:12]
-    return root / CACHE_DIR / f"pages-{name}.json"
+    return root / CACHE_DIR / f"pages-{_output_name(output)}.json"
+
+
+def _output_name(output: Path) -> str:
+    return hashlib.sha256(str(output).encode()).hexdigest()[:12]
+
+
+def _cards_path(root: Path, output: Path, suffix: str = "") -> Path:
+    return root / CACHE_DIR / f"cards-{_output_name(output)}.bin{suffix}"
 
 
 def load(root: Path, output: Path, inputs: bytes | None) -> PageReuse | None:
@@ -160,11 +231,34 @@ def load(root: Path, output: Path, inputs: bytes | None) -> PageReuse | None:
         return None
     try:
         data = json.loads(store_path(root, output).read_text(encoding="utf-8"))
-        if data["format"] == FORMAT and data["output"] == str(output):
-            return PageReuse(inputs, data["pages"] if data["inputs"] == inputs.hex() else {})
+        if data["format"] != FORMAT or data["output"] != str(output):
+            return PageReuse(inputs)
+        if data["inputs"] != inputs.hex():
+            return PageReuse(inputs)
+        return PageReuse(inputs, data["pages"], _previous_cards(root, output, data))
     except (OSError, ValueError, KeyError, TypeError):
         pass
     return PageReuse(inputs)
+
+
+def _previous_cards(
+    root: Path, output: Path, data: dict[str, Any]
+) -> tuple[BinaryIO, dict[str, list[int]]] | None:
+    """The card file the record names, if it is the one written with it (it starts with
+    the record's token and is as long as the record says)."""
+    cards: dict[str, list[int]] = data.get("cards") or {}
+    token = bytes.fromhex(data.get("card_token") or "")
+    if not cards or not token:
+        return None
+    try:
+        file = _cards_path(root, output).open("rb")
+    except OSError:
+        return None
+    end = max(offset + length for offset, length in cards.values())
+    if file.read(len(token)) != token or os.fstat(file.fileno()).st_size != end:
+        file.close()
+        return None
+    return file, cards
 
 
 def save(root: Path, output: Path, reuse: PageReuse | None) -> None:
@@ -175,11 +269,17 @@ def save(root: Path, output: Path, reuse: PageReuse | None) -> None:
         if reuse is None:
             path.unlink(missing_ok=True)
             return
+        reuse.close()
+        cards = reuse.kept_cards
+        if cards:
+            os.replace(_cards_path(root, output, ".new"), _cards_path(root, output))
         data = {
             "format": FORMAT,
             "output": str(output),
             "inputs": reuse.inputs.hex(),
             "pages": reuse.published,
+            "cards": cards,
+            "card_token": reuse.card_token.hex() if cards else "",
         }
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}")

@@ -353,9 +353,9 @@ def test_cards_from_workers_are_read_back_from_a_file(
     site, papers = demo_site.site, demo_site.site.papers[:3]
     cache = card_cache(env)
     made = {(p.key, id(p), True): cache.fragment(site, p).encode() for p in papers}
-    handed = cache.take_new(set())
-    assert handed == made and cache.html == {}
-    cache.add(handed)
+    handed, prints = cache.take_new(set())
+    assert handed == made and prints == {} and cache.html == {}  # (no reuse: no prints)
+    cache.add(handed, prints)
     assert cache.html == {}  # kept in the file, not in memory
     assert cache.fragments(site, papers) == "".join(html.decode() for html in made.values())
     cache.clear()
@@ -366,7 +366,7 @@ def test_cards_from_workers_are_read_back_from_a_file(
 
     monkeypatch.setattr("digest.render.os.write", full)
     with pytest.raises(BuildError, match=r"paper cards in a temporary file .*No space left"):
-        cache.add(handed)
+        cache.add(handed, {})
     cache.clear()
 
 

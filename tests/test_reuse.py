@@ -251,3 +251,55 @@ def test_a_related_papers_change_renders_the_pages_that_list_it_again(
     assert 0 < second.reused < len(second.site.papers)
     assert respelled in _page_of(second).read_text(encoding="utf-8")
     assert _tree(second.outdir) == _tree(build_site(root, outdir=root / "full").outdir)
+
+
+def _record(root: Path, result) -> dict:
+    return json.loads(store_path(root, result.outdir).read_text(encoding="utf-8"))
+
+
+def test_unchanged_cards_are_taken_from_the_previous_build(
+    site_factory, build_site, monkeypatch
+) -> None:
+    from digest.render import CardCache
+
+    rendered: list[str] = []
+    render = CardCache._render
+
+    def counting(self, site, paper, show_abstract):
+        rendered.append(paper.key)
+        return render(self, site, paper, show_abstract)
+
+    monkeypatch.setattr(CardCache, "_render", counting)
+    root = _site(site_factory)
+    first = build_site(root, force=False)
+    assert len(rendered) >= len(first.site.papers)
+    assert len(_record(root, first)["cards"]) == len(rendered)
+    rendered.clear()
+    _edit_one_abstract(root)
+    second = build_site(root, date=NEXT_DAY, force=False)
+    # The edited paper's card and those of the papers on the Trending page (their "why"
+    # moved with the date) are rendered again; every other card is read back.
+    assert _paper(second).key in rendered
+    assert 0 < len(rendered) < len(second.site.papers) // 4
+    assert _tree(second.outdir) == _tree(build_site(root, date=NEXT_DAY, outdir=root / "f").outdir)
+    # A card file that is not the one the record names is not read.
+    cards = next((root / ".digest-cache").glob("cards-*.bin"))
+    cards.write_bytes(cards.read_bytes()[:-1])
+    rendered.clear()
+    third = build_site(root, date=NEXT_DAY + dt.timedelta(days=1), force=False)
+    assert len(rendered) >= len(third.site.papers)
+    assert third.reused > 0  # (the pages still are)
+
+
+def test_a_card_that_reads_the_build_date_is_never_kept(site_factory, build_site) -> None:
+    card = """\
+        {% extends "default:_card.html" %}
+        {% block card_foot %}{{ super() }}<p class="as-of">{{ site.date }}</p>{% endblock %}
+        """
+    root = _site(
+        site_factory, 'theme_dir = "overrides"\n', {"overrides/templates/_card.html": card}
+    )
+    first = build_site(root, force=False)
+    assert _record(root, first)["cards"] == {}
+    second = build_site(root, date=NEXT_DAY, force=False)
+    assert f'<p class="as-of">{NEXT_DAY}</p>' in (second.outdir / "index.html").read_text("utf-8")
