@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from digest.cli import main
-from digest.reuse import store_path
+from digest.reuse import _cards_path, store_path
 from tests.conftest import ALL_SOURCES, DEMO_DATE, SEEDS
 
 NEXT_DAY = DEMO_DATE + dt.timedelta(days=1)
@@ -283,7 +283,7 @@ def test_unchanged_cards_are_taken_from_the_previous_build(
     assert 0 < len(rendered) < len(second.site.papers) // 4
     assert _tree(second.outdir) == _tree(build_site(root, date=NEXT_DAY, outdir=root / "f").outdir)
     # A card file that is not the one the record names is not read.
-    cards = next((root / ".digest-cache").glob("cards-*.bin"))
+    cards = _cards_path(root, second.outdir)  # (not the full build's, beside it)
     cards.write_bytes(cards.read_bytes()[:-1])
     rendered.clear()
     third = build_site(root, date=NEXT_DAY + dt.timedelta(days=1), force=False)
