@@ -42,6 +42,9 @@ from digest.site import Site
 
 CACHE_DIR = Path(".digest-cache")
 FORMAT = 2
+# Records of this many output folders are kept (the most recently built): building into
+# a new temporary folder each time (as tests do) must not grow the cache without end.
+KEPT_OUTPUTS = 4
 
 
 def site_inputs(
@@ -285,5 +288,16 @@ def save(root: Path, output: Path, reuse: PageReuse | None) -> None:
         tmp = path.with_name(f".{path.name}.{os.getpid()}")
         tmp.write_text(json.dumps(data, sort_keys=True, separators=(",", ":")), encoding="utf-8")
         os.replace(tmp, path)
+        _prune(path.parent)
     except OSError:
         pass
+
+
+def _prune(folder: Path) -> None:
+    """Forget the records (and card files) of all but the `KEPT_OUTPUTS` output folders
+    built into most recently."""
+    records = sorted(folder.glob("pages-*.json"), key=lambda p: p.stat().st_mtime_ns)
+    for old in records[:-KEPT_OUTPUTS]:
+        name = old.stem.removeprefix("pages-")
+        for path in (old, folder / f"cards-{name}.bin", folder / f"cards-{name}.bin.new"):
+            path.unlink(missing_ok=True)

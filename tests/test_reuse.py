@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from digest.cli import main
-from digest.reuse import _cards_path, store_path
+from digest.reuse import KEPT_OUTPUTS, _cards_path, store_path
 from tests.conftest import ALL_SOURCES, DEMO_DATE, SEEDS
 
 NEXT_DAY = DEMO_DATE + dt.timedelta(days=1)
@@ -303,3 +303,16 @@ def test_a_card_that_reads_the_build_date_is_never_kept(site_factory, build_site
     assert _record(root, first)["cards"] == {}
     second = build_site(root, date=NEXT_DAY, force=False)
     assert f'<p class="as-of">{NEXT_DAY}</p>' in (second.outdir / "index.html").read_text("utf-8")
+
+
+def test_records_of_only_the_last_few_output_folders_are_kept(site_factory, build_site) -> None:
+    root = _site(site_factory)
+    outs = [root / f"out-{i}" for i in range(KEPT_OUTPUTS + 2)]
+    for out in outs:
+        build_site(root, outdir=out, force=False)
+    cache = root / ".digest-cache"
+    assert sorted(cache.glob("pages-*.json")) == sorted(
+        store_path(root, out) for out in outs[-KEPT_OUTPUTS:]
+    )
+    assert len(list(cache.glob("cards-*.bin"))) == KEPT_OUTPUTS
+    assert build_site(root, date=NEXT_DAY, outdir=outs[-1], force=False).reused > 0
