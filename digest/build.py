@@ -495,10 +495,11 @@ def _build(
     with _phase(result, "fetch", progress):
         fetch_warnings = fetch_for_build(config, date)
     inputs = None
+    code = code_digest(config, pm)  # (what the up-to-date check and page reuse start from)
     if run.history is None:
         with _phase(result, "check", progress):
             settings = [result.site.date.isoformat(), str(target), f"strict={strict}"]
-            inputs = inputs_digest(config, pm, settings)
+            inputs = inputs_digest(code, config, settings)
             stamp = load_stamp(config)
             # A fetch that failed (and fell back to a cached copy) is news worth a build.
             if skip_allowed and not fetch_warnings and up_to_date(stamp, inputs, target):
@@ -540,8 +541,7 @@ def _build(
                 out.write_bytes(assets.url_path(rel), data)
             env = make_environment(config, assets)
             pm.hook.digest_jinja_env(env=env, site=site)
-            code = code_digest(config, pm)
-            shared = page_reuse.site_inputs(code, site, pm, site_nav(site), assets.names)
+            shared = page_reuse.site_wide_inputs(code, site, pm, site_nav(site), assets.names)
             reuse = run.reuse = page_reuse.load(config.root, target, shared)
             if reuse is not None and force:
                 reuse.forget_previous()

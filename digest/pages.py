@@ -7,6 +7,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+# What `Page.inputs` is: (the context's values, a digest of a value) → bytes.
+PageInputs = Callable[[Mapping[str, Any], Callable[[Any], bytes]], bytes]
+
 
 @dataclass(slots=True, init=False)
 class Page:
@@ -36,7 +39,7 @@ class Page:
     nav: str | None
     nav_weight: int
     in_sitemap: bool
-    inputs: Callable[[Mapping[str, Any], Callable[[Any], bytes]], bytes] | None
+    inputs: PageInputs | None
     _description: str | Callable[[], str] = field(repr=False)
 
     def __init__(
@@ -49,7 +52,7 @@ class Page:
         nav_weight: int = 50,
         in_sitemap: bool = True,
         description: str | Callable[[], str] = "",
-        inputs: Callable[[Mapping[str, Any], Callable[[Any], bytes]], bytes] | None = None,
+        inputs: PageInputs | None = None,
     ) -> None:
         self.url = url
         self.template = template

@@ -642,7 +642,7 @@ _TF = [0.0, *(1 + math.log(tf) for tf in range(1, 256))]
 
 def related_index(papers: Sequence[Paper]) -> RelatedIndex:
     """The index of `papers`, in the order of their keys (so no ranking of the site decides
-    which of two equally similar papers comes first): the one `prepare` had made in the
+    which of two equally similar papers comes first): the one `prepared` had made in the
     background, if it was made of these papers, else one made here."""
     ordered = sorted(papers, key=_key_of)
     pending = _take_pending()

@@ -2,14 +2,14 @@
 
 A page that says what it is made from (`Page.inputs`; every paper's page does) gets a
 *fingerprint*: a hash of those inputs and of what every page is made from (the code, the
-theme, the config, the navigation, the static files and the pages' URLs; `site_inputs`).
-A build records the fingerprint of each such page it published, with a digest of the
-page's bytes, in ``.digest-cache/pages-<output>.json`` (one record per output folder;
-`store_path`). The next build hard-links the published file instead of rendering the page
-when the fingerprint is the same and the file still holds those bytes: a night of new
-papers renders the pages of the papers that changed, not every paper's. (Bytes rather than
-file stamps, so a CI job that restores the previous site and ``.digest-cache`` from a cache,
-with new inodes and times, reuses them too.)
+theme, the config, the navigation, the static files and the pages' URLs;
+`site_wide_inputs`). A build records the fingerprint of each such page it published, with
+a digest of the page's bytes, in ``.digest-cache/pages-<output>.json`` (one record per
+output folder; `store_path`). The next build hard-links the published file instead of
+rendering the page when the fingerprint is the same and the file still holds those bytes:
+a night of new papers renders the pages of the papers that changed, not every paper's.
+(Bytes rather than file stamps, so a CI job that restores the previous site and
+``.digest-cache`` from a cache, with new inodes and times, reuses them too.)
 
 A fingerprint only covers what it hashes, so whatever else a page reads disqualifies it:
 
@@ -22,8 +22,8 @@ Paper cards (the HTML a listing shows for each paper) are kept the same way, in
 ``.digest-cache/cards-<output>.bin``: a card whose fingerprint (the site-wide inputs and
 its paper) is unchanged is read from there instead of being rendered.
 
-``digest build --force`` renders every page and card. The preview server renders pages when they
-are asked for and does not use any of this.
+``digest build --force`` renders every page and card. The preview server renders pages
+when they are asked for and does not use any of this.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ FORMAT = 2
 KEPT_OUTPUTS = 4
 
 
-def site_inputs(
+def site_wide_inputs(
     code: str, site: Site, pm: pluggy.PluginManager, nav: list[Page], assets: Mapping[str, str]
 ) -> bytes | None:
     """What every reusable page is made from, as a digest; None when a plugin adds to the
@@ -91,7 +91,7 @@ class WatchedSite:
 
 
 # The config is hashed with the code; a paper's URL is its slug (the paper's own) or one
-# of the clashes `site_inputs` hashes.
+# of the clashes `site_wide_inputs` hashes.
 _COVERED = frozenset({"config", "paper_url"})
 
 
@@ -234,11 +234,8 @@ def load(root: Path, output: Path, inputs: bytes | None) -> PageReuse | None:
         return None
     try:
         data = json.loads(store_path(root, output).read_text(encoding="utf-8"))
-        if data["format"] != FORMAT or data["output"] != str(output):
-            return PageReuse(inputs)
-        if data["inputs"] != inputs.hex():
-            return PageReuse(inputs)
-        return PageReuse(inputs, data["pages"], _previous_cards(root, output, data))
+        if (data["format"], data["output"], data["inputs"]) == (FORMAT, str(output), inputs.hex()):
+            return PageReuse(inputs, data["pages"], _previous_cards(root, output, data))
     except (OSError, ValueError, KeyError, TypeError):
         pass
     return PageReuse(inputs)

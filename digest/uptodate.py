@@ -57,26 +57,12 @@ def _existing_theme_dirs(config: Config) -> list[Path]:
         return []
 
 
-def inputs_digest(config: Config, pm: pluggy.PluginManager, settings: Iterable[str]) -> str:
-    """A digest of the site's inputs, the code that builds it (paper-digest and every
-    loaded plugin) and `settings` (the build's own options, such as its date)."""
-    return _digest(config, pm, settings, with_sources=True)
-
-
 def code_digest(config: Config, pm: pluggy.PluginManager) -> str:
-    """A digest of what every page is made from but the papers: `inputs_digest` without
-    the sources, the history and the build's options (see `digest.reuse`)."""
-    return _digest(config, pm, (), with_sources=False)
-
-
-def _digest(
-    config: Config, pm: pluggy.PluginManager, settings: Iterable[str], with_sources: bool
-) -> str:
+    """A digest of what every page is made from but the papers: the code that builds the
+    site (paper-digest and every loaded plugin), its libraries, the theme folders and the
+    site's own files but its sources and history (see `digest.reuse`)."""
     files, trees = site_inputs(config)
-    if not with_sources:
-        files -= {s.path for s in config.sources}
-        if config.history is not None:
-            files.discard(config.history)
+    files -= _paper_files(config)
     paths = set(files)
     for tree in trees:
         paths.update(p for p in tree.rglob("*") if p.is_file())
@@ -86,15 +72,37 @@ def _digest(
         if module is not None and getattr(module, "__file__", None):
             paths.add(Path(module.__file__))  # type: ignore[arg-type]
     whole = hashlib.sha256()
-    for item in [sys.version, *map(_version, LIBRARIES), *settings]:
+    for item in [sys.version, *map(_version, LIBRARIES)]:
         whole.update(item.encode() + b"\0")
+    _hash_files(whole, paths)
+    return whole.hexdigest()
+
+
+def inputs_digest(code: str, config: Config, settings: Iterable[str]) -> str:
+    """A digest of everything the site is made from: its `code_digest`, its sources and
+    history, and `settings` (the build's own options, such as its date)."""
+    whole = hashlib.sha256(code.encode() + b"\0")
+    for item in settings:
+        whole.update(item.encode() + b"\0")
+    _hash_files(whole, _paper_files(config))
+    return whole.hexdigest()
+
+
+def _paper_files(config: Config) -> set[Path]:
+    """The files the papers come from: the sources and the history."""
+    files = {s.path for s in config.sources}
+    if config.history is not None:
+        files.add(config.history)
+    return files
+
+
+def _hash_files(whole: Any, paths: Iterable[Path]) -> None:
     for path in sorted(paths):
         whole.update(str(path).encode() + b"\0")
         try:
             whole.update(hashlib.sha256(path.read_bytes()).digest())
         except OSError:
             whole.update(b"missing")
-    return whole.hexdigest()
 
 
 def _version(name: str) -> str:
